@@ -46,6 +46,7 @@ class FieldRule:
 
     def check(self, name: str, value: Any) -> Any:
         """Return ``value`` (ints widened to float where needed) or raise a ``ValueError`` naming the field."""
+        original = value
         if self.choices is not None:
             if value not in self.choices:
                 raise ValueError(f"{name}={value!r} is not allowed: must be {self.describe()}")
@@ -63,7 +64,7 @@ class FieldRule:
         too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
         too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
         if too_low or too_high:
-            raise ValueError(f"{name}={value!r} is not allowed: must be {self.describe()}")
+            raise ValueError(f"{name}={original!r} is not allowed: must be {self.describe()}")
         return value
 
 

@@ -40,7 +40,8 @@ def load_dataset(name: str, images: bool = False, val_fraction: float = 0.2, see
     else:
         bunch = getattr(skd, f"load_{name}")()
         X, y = bunch.data, bunch.target
-        feature_names = list(getattr(bunch, "feature_names", []) or []) or None
+        names = getattr(bunch, "feature_names", None)
+        feature_names = [str(n) for n in names] if names is not None and len(names) else None
         if name == "diabetes":
             task = "regression"
         elif hasattr(bunch, "target_names"):

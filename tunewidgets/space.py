@@ -1,0 +1,251 @@
+"""Search spaces: which hyperparameters a sweep varies, and over what values.
+
+A ``Space`` is a plain, validated value object (stdlib only): it checks every dimension against the
+``FIELDS`` table, so a bad range fails before any trial with the same wording as ``HParams``, and it
+can list its grid. Turning it into Optuna distributions is the sweep layer's job.
+
+Example::
+
+    space = Space(lr=LogUniform(1e-4, 1e-1), batch_size=Choice([32, 64, 128]),
+                  dropout=Uniform(0, 0.5), layers=IntRange(1, 4))
+    space.grid()[:2]     # [{'lr': 0.0001, 'batch_size': 32, ...}, ...]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .hparams import FIELDS, check_field
+
+PRIMITIVES = (bool, int, float, str, type(None))
+
+
+class Dimension:
+    """One axis of a space. Subclasses are frozen dataclasses with ``grid()`` and ``to_dict()``."""
+
+    def grid(self) -> list:
+        raise NotImplementedError
+
+    def check(self, name: str, field_checked: bool) -> None:
+        """Raise a ``ValueError`` naming ``name`` if the dimension is unusable."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": type(self).__name__, **self.__dict__}
+
+
+def _number(name: str, what: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name}: {what}={value!r} is not allowed: must be a finite number")
+    return value
+
+
+def _check_bounds(name: str, low: Any, high: Any, field_checked: bool) -> None:
+    _number(name, "low", low)
+    _number(name, "high", high)
+    if low >= high:
+        raise ValueError(f"{name}: low={low!r} must be < high={high!r}")
+    if field_checked:
+        for bound in (low, high):
+            try:
+                check_field(name, bound)
+            except ValueError as e:
+                raise ValueError(f"{name}: range {low!r}..{high!r} is outside the allowed values: {e}") from None
+
+
+def _check_float_field(name: str, dim: str, field_checked: bool) -> None:
+    if field_checked and name in FIELDS and FIELDS[name].kind is not float:
+        kind = FIELDS[name].kind.__name__
+        hint = "IntRange or Choice" if FIELDS[name].kind is int else "Choice"
+        raise ValueError(f"{name}: {dim} needs a float hyperparameter, but {name} is {kind}: use {hint}")
+
+
+def _check_n(name: str, n: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"{name}: n={n!r} is not allowed: must be an integer >= 2 (grid points)")
+
+
+@dataclass(frozen=True)
+class Uniform(Dimension):
+    """Any number in ``[low, high]``; a grid takes ``n`` evenly spaced points."""
+
+    low: float
+    high: float
+    n: int = 5
+
+    def check(self, name: str, field_checked: bool) -> None:
+        _check_float_field(name, "Uniform", field_checked)
+        _check_bounds(name, self.low, self.high, field_checked)
+        _check_n(name, self.n)
+
+    def grid(self) -> list[float]:
+        step = (self.high - self.low) / (self.n - 1)
+        return [float(self.low)] + [self.low + i * step for i in range(1, self.n - 1)] + [float(self.high)]
+
+
+@dataclass(frozen=True)
+class LogUniform(Dimension):
+    """Any number in ``[low, high]`` explored on a log scale (learning rates, penalties); ``low > 0``."""
+
+    low: float
+    high: float
+    n: int = 5
+
+    def check(self, name: str, field_checked: bool) -> None:
+        _check_float_field(name, "LogUniform", field_checked)
+        _number(name, "low", self.low)
+        if self.low <= 0:
+            raise ValueError(f"{name}: LogUniform low={self.low!r} is not allowed: a log range needs low > 0")
+        _check_bounds(name, self.low, self.high, field_checked)
+        _check_n(name, self.n)
+
+    def grid(self) -> list[float]:
+        ratio = self.high / self.low
+        inner = [self.low * ratio ** (i / (self.n - 1)) for i in range(1, self.n - 1)]
+        return [float(self.low)] + inner + [float(self.high)]
+
+
+@dataclass(frozen=True)
+class IntRange(Dimension):
+    """The integers ``low, low+step, ..., <= high``; a grid takes all of them."""
+
+    low: int
+    high: int
+    step: int = 1
+
+    def check(self, name: str, field_checked: bool) -> None:
+        for what in ("low", "high", "step"):
+            value = getattr(self, what)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name}: IntRange {what}={value!r} is not allowed: must be an integer")
+        if field_checked and name in FIELDS and FIELDS[name].kind is not int:
+            raise ValueError(f"{name}: IntRange needs an integer hyperparameter, but {name} is "
+                             f"{FIELDS[name].kind.__name__}: use " +
+                             ("Uniform or LogUniform" if FIELDS[name].kind is float else "Choice"))
+        if self.step < 1:
+            raise ValueError(f"{name}: IntRange step={self.step!r} is not allowed: must be >= 1")
+        _check_bounds(name, self.low, self.high, field_checked)
+
+    def grid(self) -> list[int]:
+        return list(range(self.low, self.high + 1, self.step))
+
+
+class Choice(Dimension):
+    """One of a fixed list of values (strings, numbers, booleans, None)."""
+
+    def __init__(self, values: Iterable) -> None:
+        if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+            raise ValueError(f"Choice({values!r}) is not allowed: pass a list of values, e.g. Choice(['sgd', 'adam'])")
+        self.values = tuple(values)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Choice) and self.values == other.values
+
+    def __hash__(self) -> int:
+        return hash(self.values)
+
+    def __repr__(self) -> str:
+        return f"Choice({list(self.values)!r})"
+
+    def check(self, name: str, field_checked: bool) -> None:
+        if not self.values:
+            raise ValueError(f"{name}: Choice([]) is empty: give at least one value")
+        for v in self.values:
+            if not isinstance(v, PRIMITIVES):
+                raise ValueError(f"{name}: Choice value {v!r} is not allowed: values must be strings, numbers, "
+                                 f"booleans or None (so that they can be stored)")
+        if len(set(map(repr, self.values))) != len(self.values):
+            raise ValueError(f"{name}: Choice({list(self.values)!r}) holds the same value twice")
+        if field_checked:
+            for v in self.values:
+                try:
+                    check_field(name, v)
+                except ValueError as e:
+                    raise ValueError(f"{name}: Choice value {v!r} is not allowed: {e}") from None
+
+    def grid(self) -> list:
+        return list(self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "Choice", "values": list(self.values)}
+
+
+KINDS = {"Uniform": Uniform, "LogUniform": LogUniform, "IntRange": IntRange, "Choice": Choice}
+
+
+class Space:
+    """Named dimensions over ``HParams`` fields; fields left out come from the sweep's base ``HParams``.
+
+    A plain list is taken as a ``Choice``. ``Space.free(...)`` builds a space over names that are not
+    ``HParams`` fields (a scikit-learn estimator's parameters): each dimension is still checked, but
+    not against ``FIELDS``.
+    """
+
+    def __init__(self, _dims: dict[str, Any] | None = None, *, _checked: bool = True, **dims: Any) -> None:
+        merged = {**(_dims or {}), **dims}
+        self.checked = _checked
+        self.dims: dict[str, Dimension] = {}
+        for name, dim in merged.items():
+            if _checked and name not in FIELDS:
+                raise ValueError(f"unknown hyperparameter {name!r} in the space: known are {sorted(FIELDS)}")
+            if isinstance(dim, (list, tuple)):
+                dim = Choice(dim)
+            if not isinstance(dim, Dimension):
+                raise ValueError(f"{name}={dim!r} is not a dimension: use LogUniform, Uniform, IntRange, "
+                                 f"Choice or a list of values")
+            dim.check(name, _checked)
+            self.dims[name] = dim
+
+    @classmethod
+    def free(cls, **dims: Any) -> "Space":
+        """A space over arbitrary parameter names, not checked against ``FIELDS``."""
+        return cls(dims, _checked=False)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.dims)
+
+    def grid_values(self) -> dict[str, list]:
+        """Each dimension's grid points."""
+        return {name: dim.grid() for name, dim in self.dims.items()}
+
+    def grid(self) -> list[dict[str, Any]]:
+        """Every combination of grid points (the cartesian product), in a fixed order."""
+        values = self.grid_values()
+        return [dict(zip(values, combo)) for combo in itertools.product(*values.values())]
+
+    @property
+    def grid_size(self) -> int:
+        return math.prod(len(v) for v in self.grid_values().values())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "dims": {name: dim.to_dict() for name, dim in self.dims.items()}}
+
+    @classmethod
+    def from_dict(cls, value: dict[str, Any]) -> "Space":
+        dims = {}
+        for name, spec in value["dims"].items():
+            spec = dict(spec)
+            kind = KINDS[spec.pop("kind")]
+            dims[name] = kind(spec["values"]) if kind is Choice else kind(**spec)
+        return cls(dims, _checked=value.get("checked", True))
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> "Space":
+        return cls.from_dict(json.loads(text))
+
+    def __len__(self) -> int:
+        return len(self.dims)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Space) and self.dims == other.dims
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.dims.items())
+        return f"Space({inner})"

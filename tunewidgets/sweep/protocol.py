@@ -1,0 +1,104 @@
+"""The small contracts between the sweep loop, its executors and the code that runs a trial.
+
+- The kernel gives an executor ``TrialJob``s: a trial number, its parameters and a ``Reporter``.
+- Wherever the trial runs, its objective sends each epoch's row through a ``Channel``; the executor
+  routes it to the job's reporter, which feeds Optuna's pruner and answers with a stop decision.
+- The objective returns a ``TrialResult`` (plain data, so it crosses process boundaries).
+
+An executor needs only ``slots``, ``open(objective)``, ``submit(jobs)`` and ``close()``; a batched
+executor that trains several jobs at once reports per member with ``job.reporter.epoch(row)`` and
+honours ``job.reporter.stop_status``.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
+
+
+@dataclass
+class TrialResult:
+    """What one trial produced. ``status`` is a ``Run`` status (completed, pruned, failed, ...)."""
+
+    status: str
+    value: float = float("nan")  # the objective: best metric over epochs, or a CV mean
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)  # more scalar columns for the table
+
+
+class Reporter:
+    """Kernel side of one trial: receives its epoch rows, decides whether it should stop.
+
+    ``on_epoch(number, row)`` is the sweep's handler (record the row, feed the pruner); it returns
+    ``"pruned"`` to stop the trial. ``request_stop`` may come from any thread (``sweep.stop()``);
+    executors subscribe with ``on_stop`` to forward it to wherever the trial runs.
+    """
+
+    def __init__(self, number: int, on_epoch: Callable[[int, dict], str | None]) -> None:
+        self.number = number
+        self._on_epoch = on_epoch
+        self.stop_status: str | None = None
+        self._listeners: list[Callable[[str], None]] = []
+        self._lock = threading.Lock()
+
+    def epoch(self, row: dict[str, Any]) -> str | None:
+        """Report one epoch; returns the stop status (``"pruned"``/``"stopped"``) or None to go on."""
+        if self.stop_status is None:
+            decision = self._on_epoch(self.number, row)
+            if decision:
+                self.request_stop(decision)
+        else:
+            self._on_epoch(self.number, row)
+        return self.stop_status
+
+    def request_stop(self, status: str) -> None:
+        with self._lock:
+            if self.stop_status is not None:
+                return
+            self.stop_status = status
+            listeners = list(self._listeners)
+        for fn in listeners:
+            fn(status)
+
+    def on_stop(self, fn: Callable[[str], None]) -> None:
+        """Call ``fn(status)`` once when a stop is requested (at once if it already was)."""
+        with self._lock:
+            self._listeners.append(fn)
+            status = self.stop_status
+        if status is not None:
+            fn(status)
+
+
+@dataclass
+class TrialJob:
+    """One trial handed to an executor."""
+
+    number: int
+    params: dict[str, Any]  # the objective's input: full HParams as a dict, or estimator params
+    reporter: Reporter
+
+
+@runtime_checkable
+class Channel(Protocol):
+    """Worker side: how a running trial reports and learns it should stop."""
+
+    def send(self, number: int, row: dict[str, Any]) -> None: ...
+
+    def stop_status(self, number: int) -> str | None: ...
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs trials somewhere and streams their rows back. See the module docstring."""
+
+    slots: int  # how many trials it runs at once
+
+    def open(self, objective: Any) -> None: ...
+
+    def submit(self, jobs: list[TrialJob]) -> list[Future]: ...
+
+    def close(self) -> None: ...

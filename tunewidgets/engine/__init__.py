@@ -4,9 +4,13 @@ from .callbacks import Callback
 from .data import Data
 from .datasets import DATASETS, load_dataset
 from .device import describe_device, resolve_device
+from .evaluation import Evaluation, evaluate, predict
 from .events import EventChannel, EventQueue, MetricEvent
+from .export import export_runs, history_frame, summary_frame
 from .models import build_model, count_parameters
 from .run import Run, train
+from .tensorboard import TensorBoardLogger
 
 __all__ = ["Callback", "Data", "DATASETS", "load_dataset", "describe_device", "resolve_device", "EventChannel",
-           "EventQueue", "MetricEvent", "build_model", "count_parameters", "Run", "train"]
+           "EventQueue", "MetricEvent", "build_model", "count_parameters", "Run", "train", "Evaluation", "evaluate",
+           "predict", "export_runs", "history_frame", "summary_frame", "TensorBoardLogger"]

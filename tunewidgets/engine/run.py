@@ -12,7 +12,7 @@ import time
 import traceback
 import uuid
 import warnings
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 import torch
@@ -81,7 +81,7 @@ class Run:
     """
 
     def __init__(self, data: Data, hparams: HParams | dict | None = None, callbacks: Iterable[Callback] = (),
-                 name: str | None = None, **overrides: Any) -> None:
+                 name: str | None = None, metrics: dict[str, Callable] | None = None, **overrides: Any) -> None:
         if not isinstance(data, Data):
             raise ValueError(f"data={type(data).__name__} is not allowed: must be a tw.Data "
                              f"(tw.load_dataset, tw.Data.from_arrays or tw.Data.from_datasets)")
@@ -91,6 +91,7 @@ class Run:
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ValueError(f"callbacks must be tw.Callback instances, got {type(cb).__name__}")
+        self.extra_metrics = check_metrics(metrics)
         self.id = uuid.uuid4().hex[:12]
         self.name = name or f"run {next(_names)}"
         self.events = EventChannel()
@@ -278,12 +279,28 @@ def check_against_data(hp: HParams, data: Data) -> None:
         require_images(hp, data)
 
 
+def check_metrics(metrics: dict[str, Callable] | None) -> dict[str, Callable]:
+    """Extra validation metrics: ``{name: fn(outputs, targets) -> float}`` with identifier names."""
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, dict):
+        raise ValueError(f"metrics={metrics!r} is not allowed: must be a dict of name -> fn(outputs, targets)")
+    for key, fn in metrics.items():
+        if not (isinstance(key, str) and key.isidentifier()) or not callable(fn):
+            raise ValueError(f"metrics[{key!r}] is not allowed: keys must be identifiers and values callables "
+                             f"fn(outputs, targets) -> float")
+    return dict(metrics)
+
+
 def train(data: Data, hparams: HParams | dict | None = None, *, background: bool = False,
-          callbacks: Iterable[Callback] = (), name: str | None = None, **overrides: Any) -> Run:
+          callbacks: Iterable[Callback] = (), name: str | None = None,
+          metrics: dict[str, Callable] | None = None, **overrides: Any) -> Run:
     """Train a model and return its ``Run``.
 
     Blocks until done, or with ``background=True`` returns at once while a thread trains.
-    Keyword overrides change single fields: ``tw.train(data, hp, lr=0.01)``.
+    Keyword overrides change single fields: ``tw.train(data, hp, lr=0.01)``. ``metrics`` adds
+    validation metrics of your own, ``{name: fn(outputs, targets) -> float}``, as ``val_<name>``
+    history columns.
 
     Example::
 
@@ -291,4 +308,4 @@ def train(data: Data, hparams: HParams | dict | None = None, *, background: bool
         run = tw.train(data, tw.HParams(lr=3e-3, epochs=20))
         run.status, run.history["val_accuracy"].max()
     """
-    return Run(data, hparams, callbacks=callbacks, name=name, **overrides).start(background=background)
+    return Run(data, hparams, callbacks=callbacks, name=name, metrics=metrics, **overrides).start(background=background)

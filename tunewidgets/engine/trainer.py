@@ -221,6 +221,8 @@ class TrainingLoop:
                 {"accuracy": float("nan"), "f1": float("nan"), "recall": float("nan")}
         else:
             metrics = regression_metrics(out, y)
+        for name, fn in self.run.extra_metrics.items():
+            metrics[name] = float(fn(out, y))
         return {"val_loss": loss, **{f"val_{k}": v for k, v in metrics.items()}}
 
     def _early_stop(self, val_loss: float) -> bool:

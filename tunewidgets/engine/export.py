@@ -1,0 +1,53 @@
+"""Runs as tables and files: one row per run, or one row per (run, epoch), to CSV or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from .run import Run
+
+
+def _hparam_columns(run: Run) -> dict[str, Any]:
+    values = run.hparams.to_dict()
+    values["model"] = run.hparams.model_name
+    return values
+
+
+def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
+    """One row per run: name, status, hyperparameters, best metric, epochs and seconds."""
+    rows = []
+    for run in runs:
+        rows.append({"run": run.name, "status": run.status, **_hparam_columns(run),
+                     "metric": run.metric, "best": run.best_metric, "epochs_done": run.epochs_done,
+                     "seconds": round(run.elapsed, 3), "error": repr(run.error) if run.error else ""})
+    return pd.DataFrame(rows)
+
+
+def history_frame(runs: Iterable[Run]) -> pd.DataFrame:
+    """The histories of many runs in one long table, with each run's name and hyperparameters."""
+    parts = []
+    for run in runs:
+        h = run.history.reset_index(drop=True)
+        if len(h):
+            parts.append(h.assign(run=run.name, status=run.status,
+                                  **{k: [v] * len(h) for k, v in _hparam_columns(run).items()}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def export_runs(runs: Iterable[Run], path: str | Path) -> Path:
+    """Write runs to ``.csv`` (long history table) or ``.json`` (runs with nested histories)."""
+    runs = list(runs)
+    path = Path(path)
+    if path.suffix == ".csv":
+        history_frame(runs).to_csv(path, index=False)
+    elif path.suffix == ".json":
+        records = [{"run": r.name, "status": r.status, "hparams": _hparam_columns(r), "metric": r.metric,
+                    "best": r.best_metric, "history": r.history.to_dict(orient="records")} for r in runs]
+        path.write_text(json.dumps(records, indent=1, default=str))
+    else:
+        raise ValueError(f"path={str(path)!r} is not allowed: the suffix must be .csv or .json")
+    return path

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,9 @@ class _Reporting(Callback):
         self.number, self.channel = number, channel
 
     def on_train_start(self, run) -> None:
+        status = self.channel.stop_status(self.number)  # stopped while it waited in a queue
+        if status:
+            run.stop(status)
         attach = getattr(self.channel, "attach", None)
         if attach is not None:  # in-kernel channels stop the run at once, not at the next epoch
             attach(self.number, run)
@@ -88,5 +90,4 @@ def run_objective(objective: Any, number: int, params: dict[str, Any], channel: 
     try:
         return objective(number, params, channel)
     except Exception as e:  # noqa: BLE001
-        return TrialResult("failed", error=error_text(e) + "\n" + traceback.format_exc(limit=3),
-                           seconds=time.perf_counter() - started)
+        return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)

@@ -1,0 +1,12 @@
+"""Sweeps: grid, random and Bayesian search with pruning (Optuna ask/tell), in the kernel, in
+processes or on Dask. No widget imports; dask is imported only when used."""
+
+from .dask_executor import DaskExecutor
+from .executors import ProcessExecutor, ThreadExecutor, make_executor
+from .protocol import Executor, Reporter, TrialJob, TrialResult
+from .sklearn import sweep_estimator
+from .strategies import PRUNERS, STRATEGIES
+from .study import Sweep, load_sweep, sweep
+
+__all__ = ["DaskExecutor", "Executor", "ProcessExecutor", "PRUNERS", "Reporter", "STRATEGIES", "Sweep", "ThreadExecutor",
+           "TrialJob", "TrialResult", "load_sweep", "make_executor", "sweep", "sweep_estimator"]

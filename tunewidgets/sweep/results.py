@@ -1,0 +1,129 @@
+"""Trial records, the ranked results table, curves, and how both live in an Optuna study.
+
+The table follows scikit-learn's ``cv_results_``: one row per trial, a ``rank`` column, failed
+trials ranked last and kept. Each finished trial's outcome is one JSON user attribute
+(``tw_result``) and its curve is also Optuna's intermediate values, so a sweep in SQLite reloads
+in a fresh process with the same table and curves (and opens in optuna-dashboard).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+RESULT_ATTR = "tw_result"
+SWEEP_ATTR = "tw_sweep"
+TABLE_STATUSES = ("complete", "pruned", "stopped", "running", "failed")
+_GROUP = {"complete": 0, "pruned": 1, "stopped": 1, "running": 2, "failed": 3}
+
+
+@dataclass
+class TrialRecord:
+    """What the kernel knows about one trial, live or reloaded."""
+
+    number: int
+    params: dict[str, Any]
+    status: str = "running"
+    value: float = math.nan
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    started: float = field(default_factory=time.time)
+    extra: dict[str, Any] = field(default_factory=dict)
+    reported: set = field(default_factory=set, repr=False)  # epochs already given to Optuna
+
+    def to_attr(self) -> dict[str, Any]:
+        return {"status": self.status, "value": self.value, "error": self.error, "seconds": self.seconds,
+                "rows": self.rows, "extra": self.extra}
+
+
+def best_of(rows: list[dict[str, Any]], metric: str, direction: str) -> float:
+    values = [r.get(metric) for r in rows]
+    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    if not values:
+        return math.nan
+    return max(values) if direction == "maximize" else min(values)
+
+
+def record_from_trial(trial: Any, metric: str) -> TrialRecord:
+    """Rebuild a record from an Optuna ``FrozenTrial`` (finished by a sweep, or still running)."""
+    attr = trial.user_attrs.get(RESULT_ATTR)
+    started = trial.datetime_start.timestamp() if trial.datetime_start else time.time()
+    if attr is not None:
+        return TrialRecord(trial.number, dict(trial.params), attr["status"], _float(attr["value"]),
+                           [dict(r) for r in attr["rows"]], attr["error"], attr["seconds"], started,
+                           dict(attr.get("extra") or {}), set(trial.intermediate_values))
+    # Not finished by a sweep: running elsewhere, or left behind by a process that ended.
+    state = trial.state.name.lower()
+    status = {"complete": "complete", "pruned": "pruned", "fail": "failed"}.get(state, "running")
+    rows = [{"epoch": int(step), metric: v} for step, v in sorted(trial.intermediate_values.items())]
+    value = trial.value if trial.value is not None else math.nan
+    return TrialRecord(trial.number, dict(trial.params), status, value, rows, None, 0.0, started,
+                       reported=set(trial.intermediate_values))
+
+
+def _float(v: Any) -> float:
+    return math.nan if v is None else float(v)
+
+
+def rank_order(statuses: list[str], values: list[float], direction: str) -> list[int]:
+    """1-based ranks: complete trials by value, then pruned/stopped, running, failed; ties share a rank."""
+    sign = -1.0 if direction == "maximize" else 1.0
+
+    def key(i: int):
+        v = values[i]
+        finite = isinstance(v, (int, float)) and math.isfinite(v)
+        return (_GROUP.get(statuses[i], 3), 0 if finite else 1, sign * v if finite else 0.0)
+
+    order = sorted(range(len(values)), key=lambda i: (key(i), i))
+    ranks = [0] * len(values)
+    previous, rank = None, 0
+    for position, i in enumerate(order, start=1):
+        k = key(i)
+        if k != previous:
+            rank, previous = position, k
+        ranks[i] = rank
+    return ranks
+
+
+def results_table(records: list[TrialRecord], param_names: list[str], metric: str, direction: str) -> pd.DataFrame:
+    """The ranked table, best first. Running trials show their best value so far."""
+    now = time.time()
+    rows = []
+    for r in records:
+        value = r.value if r.status != "running" else best_of(r.rows, metric, direction)
+        seconds = r.seconds if r.status != "running" else now - r.started
+        row = {"trial": r.number, "status": r.status, metric: value, "epochs": len(r.rows), "seconds": seconds}
+        row.update({name: r.params.get(name) for name in param_names})
+        row.update(r.extra)
+        row["error"] = r.error
+        rows.append(row)
+    columns = ["rank", "trial", "status", metric, "epochs", "seconds", *param_names]
+    if not rows:
+        return pd.DataFrame(columns=columns + ["error"])
+    table = pd.DataFrame(rows)
+    table.insert(0, "rank", rank_order(list(table["status"]), list(table[metric]), direction))
+    table = table.sort_values(["rank", "trial"], kind="stable").reset_index(drop=True)
+    extra = [c for c in table.columns if c not in columns and c != "error"]
+    return table[columns + extra + ["error"]]
+
+
+def curves_table(records: list[TrialRecord]) -> pd.DataFrame:
+    """Every trial's epochs in one long frame: ``trial``, ``status`` and the history columns."""
+    frames = [pd.DataFrame(r.rows).assign(trial=r.number, status=r.status) for r in records if r.rows]
+    if not frames:
+        return pd.DataFrame(columns=["trial", "status", "epoch"])
+    out = pd.concat(frames, ignore_index=True)
+    first = ["trial", "status", "epoch"]
+    return out[first + [c for c in out.columns if c not in first]]
+
+
+def history_frame(record: TrialRecord) -> pd.DataFrame:
+    """One trial's history, shaped like ``Run.history``."""
+    if not record.rows:
+        return pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
+    return pd.DataFrame(record.rows).set_index("epoch", drop=False)

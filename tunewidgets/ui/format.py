@@ -72,3 +72,18 @@ def format_lr_suggestion(suggestion: float, lr_min: float, stopped_early: bool) 
         return "Find LR: no usable loss values (the loss was NaN from the start)"
     note = "; stopped when the loss exploded" if stopped_early else ""
     return f"Find LR: suggested lr {suggestion:.2e} (steepest descent; min loss at {lr_min:.2e}{note})"
+
+
+HISTORY_FIELDS = ("lr", "batch_size", "epochs", "model", "layers", "units", "dropout", "optimizer",
+                  "weight_decay", "l1", "schedule", "seed")
+
+
+def history_header(metric: str) -> list[str]:
+    """Column titles of the run-history table."""
+    return ["run", "status", f"best {metric}", "time"] + [f.replace("_", " ") for f in HISTORY_FIELDS]
+
+
+def history_cells(name: str, status: str, best: float, seconds: float | None, hparams: dict[str, Any]) -> list[str]:
+    """One row of the run-history table, in the order of ``history_header``."""
+    best_text = f"{best:.4f}" if isinstance(best, float) and math.isfinite(best) else ""
+    return [name, status, best_text, format_duration(seconds)] + [format_value(hparams.get(f)) for f in HISTORY_FIELDS]

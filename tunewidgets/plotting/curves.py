@@ -1,0 +1,157 @@
+"""Live loss and metric figures: built once, then streamed into.
+
+Each run takes a *slot*: its own pair of ColumnDataSources (per-epoch rows and per-few-batches
+rows), its own color and one legend entry per figure (click it to hide the run). Slots are created
+with the figures and recycled, so a panel that trains for days neither adds glyphs per update nor
+grows its document; ``stream(..., rollover=N)`` bounds the rows of each source.
+
+All document changes go through ``lock`` so that a streaming thread, the notebook thread and
+messages from the browser never interleave inside Bokeh.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from bokeh.layouts import row
+from bokeh.models import ColumnDataSource, Legend, LegendItem
+from bokeh.palettes import Category10
+from bokeh.plotting import figure
+
+EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "metric")
+BATCH_COLUMNS = ("epoch", "train_loss")
+TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
+
+
+@dataclass
+class Slot:
+    """The sources, glyphs and legend entries one run draws with."""
+
+    index: int
+    epochs: ColumnDataSource
+    batches: ColumnDataSource
+    legend_items: list
+    renderers: list
+    run_id: str | None = None
+
+
+def _empty(columns: tuple[str, ...]) -> dict[str, list]:
+    return {c: [] for c in columns}
+
+
+class LiveCurves:
+    """Training and validation loss (per epoch and per few batches) and a validation metric.
+
+    Example::
+
+        curves = LiveCurves(metric_label="val accuracy", rollover=2000)
+        curves.add_run("a1b2", "run 1")
+        curves.stream("a1b2", epochs={"epoch": [1], "train_loss": [.9], "val_loss": [.8], "metric": [.7]})
+        curves.layout   # a Bokeh layout to wrap in a BokehView
+    """
+
+    def __init__(self, metric_label: str = "val accuracy", rollover: int = 2000, max_runs: int = 10,
+                 width: int = 470, height: int = 300) -> None:
+        if not (isinstance(rollover, int) and rollover >= 1):
+            raise ValueError(f"rollover={rollover!r} is not allowed: must be an integer >= 1")
+        if not (isinstance(max_runs, int) and 1 <= max_runs <= 10):
+            raise ValueError(f"max_runs={max_runs!r} is not allowed: must be an integer >= 1 and <= 10")
+        self.lock = threading.RLock()
+        self.rollover = rollover
+        self.loss_figure = figure(title="loss (solid: train, dashed: validation, faint: batches)",
+                                  width=width, height=height, tools=TOOLS, x_axis_label="epoch",
+                                  y_axis_label="loss", name="tw-loss")
+        self.metric_figure = figure(title=metric_label, width=width, height=height, tools=TOOLS,
+                                    x_axis_label="epoch", y_axis_label=metric_label, name="tw-metric")
+        loss_legend = Legend(items=[], click_policy="hide", location="top_right")
+        metric_legend = Legend(items=[], click_policy="hide", location="bottom_right")
+        self.slots = [self._make_slot(i, loss_legend, metric_legend) for i in range(max_runs)]
+        self.loss_figure.add_layout(loss_legend)
+        self.metric_figure.add_layout(metric_legend)
+        self.layout = row(self.loss_figure, self.metric_figure, name="tw-curves")
+        self._next = 0
+
+    def _make_slot(self, i: int, loss_legend: Legend, metric_legend: Legend) -> Slot:
+        color = Category10[10][i % 10]
+        epochs = ColumnDataSource(_empty(EPOCH_COLUMNS), name=f"tw-epochs-{i}")
+        batches = ColumnDataSource(_empty(BATCH_COLUMNS), name=f"tw-batches-{i}")
+        lf, mf = self.loss_figure, self.metric_figure
+        loss_renderers = [
+            lf.line("epoch", "train_loss", source=batches, color=color, alpha=0.3, line_width=1),
+            lf.line("epoch", "train_loss", source=epochs, color=color, line_width=2),
+            lf.line("epoch", "val_loss", source=epochs, color=color, line_width=2, line_dash="dashed"),
+        ]
+        metric_renderers = [
+            mf.line("epoch", "metric", source=epochs, color=color, line_width=2),
+            mf.scatter("epoch", "metric", source=epochs, color=color, size=4),
+        ]
+        items = [LegendItem(label="", renderers=loss_renderers, visible=False),
+                 LegendItem(label="", renderers=metric_renderers, visible=False)]
+        loss_legend.items.append(items[0])
+        metric_legend.items.append(items[1])
+        return Slot(i, epochs, batches, items, loss_renderers + metric_renderers)
+
+    # ---- runs ------------------------------------------------------------------------------------
+    def add_run(self, run_id: str, label: str) -> Slot:
+        """Give ``run_id`` the next slot (the oldest run's, once all are taken), emptied and labelled."""
+        with self.lock:
+            slot = self.slots[self._next % len(self.slots)]
+            self._next += 1
+            self._reset(slot)
+            slot.run_id = run_id
+            for item in slot.legend_items:
+                item.label = label  # type: ignore[assignment]
+                item.visible = True
+            for r in slot.renderers:
+                r.visible = True
+            return slot
+
+    def slot_of(self, run_id: str) -> Slot | None:
+        for slot in self.slots:
+            if slot.run_id == run_id:
+                return slot
+        return None
+
+    def stream(self, run_id: str, epochs: dict[str, list] | None = None,
+               batches: dict[str, list] | None = None) -> int:
+        """Append rows to a run's sources (bounded by ``rollover``); return how many stream calls it made."""
+        slot = self.slot_of(run_id)
+        if slot is None:
+            return 0
+        calls = 0
+        with self.lock:
+            if batches and batches.get("epoch"):
+                slot.batches.stream(batches, rollover=self.rollover)
+                calls += 1
+            if epochs and epochs.get("epoch"):
+                slot.epochs.stream(epochs, rollover=self.rollover)
+                calls += 1
+        return calls
+
+    def clear(self, keep: tuple[str, ...] = ()) -> None:
+        """Remove the curves of all runs except those in ``keep``."""
+        with self.lock:
+            for slot in self.slots:
+                if slot.run_id is not None and slot.run_id not in keep:
+                    self._reset(slot)
+                    slot.run_id = None
+                    for item in slot.legend_items:
+                        item.visible = False
+
+    def drop(self, run_id: str) -> None:
+        """Remove one run's curves (e.g. a run that failed to start)."""
+        self.clear(keep=tuple(s.run_id for s in self.slots if s.run_id not in (None, run_id)))
+
+    def _reset(self, slot: Slot) -> None:
+        if slot.epochs.data.get("epoch"):
+            slot.epochs.data = _empty(EPOCH_COLUMNS)
+        if slot.batches.data.get("epoch"):
+            slot.batches.data = _empty(BATCH_COLUMNS)
+
+    def rows(self, run_id: str, kind: str = "epochs") -> int:
+        """How many rows a run's 'epochs' or 'batches' source holds."""
+        slot = self.slot_of(run_id)
+        if slot is None:
+            return 0
+        return len((slot.epochs if kind == "epochs" else slot.batches).data["epoch"])

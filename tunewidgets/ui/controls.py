@@ -1,0 +1,182 @@
+"""A widget for each hyperparameter, built from ``FIELDS``; reading them gives a validated HParams.
+
+Text boxes do not clamp silently: a value outside a field's range, or a combination the data
+rules out (a batch larger than the training set, a CNN on flat features), is reported in words
+with the field's allowed range, and ``hparams`` becomes ``None`` until it is fixed.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import ipywidgets as widgets
+from traitlets import Bool, Instance, Unicode
+
+from ..engine.data import Data
+from ..engine.run import check_against_data
+from ..hparams import ACTIVATIONS, FIELDS, MODELS, OPTIMIZERS, SCHEDULES, HParams, as_hparams, check_field
+
+BATCH_SIZES = tuple(2 ** k for k in range(0, 17))
+LR_EXPONENTS = (-6.0, 1.0)  # the slider's range, 1e-6 .. 10 (widened when a value outside is loaded)
+LABELS = {"lr": "learning rate", "batch_size": "batch size", "weight_decay": "weight decay (L2)",
+          "l1": "L1", "step_size": "step size", "early_stopping": "early stop", "model": "model kind"}
+STYLE = {"description_width": "110px"}
+LAYOUT = {"width": "270px"}
+
+
+def _devices() -> list[str]:
+    import torch
+
+    options = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        options += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    backend = getattr(torch.backends, "mps", None)
+    if backend is not None and backend.is_available():
+        options.append("mps")
+    return options
+
+
+def _widget_makers() -> dict[str, Callable[[], widgets.ValueWidget]]:
+    """One factory per field shown; fields absent here (amp) keep the value last loaded."""
+    text_int = lambda: widgets.IntText()  # noqa: E731 - a table of small factories
+    text_float = lambda: widgets.FloatText(step=None)  # noqa: E731
+    return {
+        "lr": lambda: widgets.FloatLogSlider(base=10, min=LR_EXPONENTS[0], max=LR_EXPONENTS[1], step=0.05,
+                                             readout_format=".2e", continuous_update=False),
+        "batch_size": lambda: widgets.Dropdown(options=BATCH_SIZES),
+        "epochs": text_int,
+        "model": lambda: widgets.Dropdown(options=MODELS),
+        "layers": text_int,
+        "units": text_int,
+        "dropout": lambda: widgets.FloatSlider(min=0.0, max=0.95, step=0.05, readout_format=".2f",
+                                               continuous_update=False),
+        "activation": lambda: widgets.Dropdown(options=ACTIVATIONS),
+        "optimizer": lambda: widgets.Dropdown(options=OPTIMIZERS),
+        "momentum": text_float,
+        "weight_decay": text_float,
+        "l1": text_float,
+        "schedule": lambda: widgets.Dropdown(options=SCHEDULES),
+        "step_size": text_int,
+        "gamma": text_float,
+        "early_stopping": text_int,
+        "seed": text_int,
+        "device": lambda: widgets.Dropdown(options=_devices()),
+    }
+
+
+def validate(values: dict[str, Any], data: Data | None = None) -> tuple[HParams | None, list[str]]:
+    """``(HParams, [])`` or ``(None, messages)``: every bad field is named with its allowed range."""
+    errors = []
+    for name, value in values.items():
+        try:
+            check_field(name, value)
+        except ValueError as e:
+            errors.append(str(e))
+    if errors:
+        return None, errors
+    try:
+        hp = HParams(**values)
+        if data is not None:
+            check_against_data(hp, data)
+    except ValueError as e:
+        return None, [str(e)]
+    return hp, []
+
+
+class HParamsControls(widgets.VBox):
+    """Widgets for all hyperparameters; ``hparams`` is the validated value or ``None``.
+
+    Example::
+
+        controls = HParamsControls(tw.HParams(lr=3e-3), data=data)
+        controls.fields["units"].value = 256
+        controls.hparams.units        # 256
+        controls.set_hparams(run.hparams)
+    """
+
+    hparams = Instance(HParams, allow_none=True)
+    error = Unicode("")
+    valid = Bool(True)
+
+    def __init__(self, hparams: HParams | dict | None = None, data: Data | None = None, **kwargs: Any) -> None:
+        self.data = data
+        self._base = as_hparams(hparams)
+        self._loading = False
+        self.fields: dict[str, widgets.ValueWidget] = {}
+        for name, make in _widget_makers().items():
+            w = make()
+            w.description = LABELS.get(name, name.replace("_", " "))
+            w.tooltip = f"{name}: {FIELDS[name].help} ({FIELDS[name].describe() if name != 'device' else 'auto, cpu, cuda:N, mps'})"
+            w.style = STYLE
+            w.layout = widgets.Layout(**LAYOUT)
+            w.add_class(f"tw-field-{name}")
+            self.fields[name] = w
+        self.message = widgets.HTML("", layout=widgets.Layout(min_height="1.5em"))
+        self.message.add_class("tw-controls-message")
+        grid = widgets.GridBox(list(self.fields.values()),
+                               layout=widgets.Layout(grid_template_columns="repeat(3, 280px)", grid_gap="2px 8px"))
+        super().__init__(children=[grid, self.message], **kwargs)
+        for w in self.fields.values():
+            w.observe(self._on_change, names="value")
+        self.set_hparams(self._base)
+
+    # ---- reading -----------------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """The raw values of all fields (those without a widget from the last loaded HParams)."""
+        values = self._base.to_dict()
+        values.update({name: w.value for name, w in self.fields.items()})
+        return values
+
+    def _on_change(self, change: Any = None) -> None:
+        if self._loading:
+            return
+        hp, errors = validate(self.values(), self.data)
+        self.hparams = hp
+        self.error = "\n".join(errors)
+        self.valid = hp is not None
+        self.message.value = "".join(f"<div style='color:#c62828'>&#9888; {_escape(e)}</div>" for e in errors)
+        self._enable_dependents()
+
+    def _enable_dependents(self) -> None:
+        """Grey out fields the current choice does not use (they keep their value)."""
+        v = {name: w.value for name, w in self.fields.items()}
+        self.fields["momentum"].disabled = v["optimizer"] not in ("momentum", "rmsprop")
+        self.fields["step_size"].disabled = v["schedule"] != "step"
+        self.fields["gamma"].disabled = v["schedule"] not in ("step", "exponential")
+
+    # ---- writing -----------------------------------------------------------------------------
+    def set_hparams(self, hparams: HParams | dict) -> None:
+        """Load ``hparams`` into the widgets (a run's, or a sweep's best); options widen to fit."""
+        hp = as_hparams(hparams)
+        self._loading = True
+        try:
+            self._base = hp
+            for name, w in self.fields.items():
+                value = getattr(hp, name)
+                if isinstance(w, widgets.Dropdown):
+                    options = list(w.options)
+                    if value not in [o[1] if isinstance(o, tuple) else o for o in options]:
+                        options.append((getattr(value, "__name__", "custom"), value) if callable(value) else value)
+                        if name == "batch_size":
+                            options = sorted(options)
+                        w.options = options
+                elif isinstance(w, widgets.FloatLogSlider):
+                    exponent = math.log10(value)
+                    w.min, w.max = min(w.min, math.floor(exponent)), max(w.max, math.ceil(exponent))
+                elif isinstance(w, widgets.FloatSlider):
+                    w.min, w.max = min(w.min, value), max(w.max, value)
+                w.value = value
+        finally:
+            self._loading = False
+        self._on_change()
+
+    def set_value(self, name: str, value: Any) -> None:
+        """Set one field by name (``KeyError`` names the fields shown)."""
+        if name not in self.fields:
+            raise KeyError(f"{name!r} has no control: controls are {sorted(self.fields)}")
+        self.fields[name].value = value
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,82 @@
+"""The run-history table: one row per run, and a ``selected`` row to load hyperparameters from.
+
+Plain ipywidgets (a grid of labels, the run name a button) so that it renders in any front-end
+and rows update in place while a run trains.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+from traitlets import Int
+
+from .format import history_cells, history_header
+
+CELL = widgets.Layout(overflow="hidden", margin="0 6px 0 0")
+
+
+class RunHistoryTable(widgets.VBox):
+    """Rows of ``(name, status, best metric, time, hyperparameters...)``; click a run name to select it."""
+
+    selected = Int(-1)
+
+    def __init__(self, metric: str = "val_accuracy", **kwargs: Any) -> None:
+        self.header = history_header(metric)
+        self.row_buttons: list[widgets.Button] = []
+        self._rows: list[list[widgets.Label]] = []
+        self._cells: list[list[str]] = []
+        self._head = [widgets.HTML(f"<b>{h}</b>", layout=CELL) for h in self.header]
+        self.grid = widgets.GridBox([], layout=widgets.Layout(
+            grid_template_columns=f"90px 100px 120px 60px repeat({len(self.header) - 4}, auto)",
+            grid_gap="0 4px", max_height="240px", overflow="auto"))
+        self._set_children()
+        super().__init__(children=[self.grid], **kwargs)
+        self.add_class("tw-history")
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add_row(self, name: str, status: str, best: float, seconds: float | None, hparams: dict) -> int:
+        """Append a row; return its index."""
+        index = len(self._rows)
+        cells = history_cells(name, status, best, seconds, hparams)
+        button = widgets.Button(description=cells[0], tooltip="load these hyperparameters into the controls",
+                                layout=widgets.Layout(width="88px", height="26px"))
+        button.add_class("tw-history-row")
+        button.on_click(lambda _b, i=index: self.select(i))
+        labels = [widgets.Label(c, layout=CELL) for c in cells[1:]]
+        self.row_buttons.append(button)
+        self._rows.append(labels)
+        self._cells.append(cells)
+        self._set_children()
+        return index
+
+    def update_row(self, index: int, name: str, status: str, best: float, seconds: float | None,
+                   hparams: dict) -> None:
+        """Rewrite a row's cells; only changed cells are sent to the page."""
+        cells = history_cells(name, status, best, seconds, hparams)
+        if cells == self._cells[index]:
+            return
+        self._cells[index] = cells
+        for label, text in zip(self._rows[index], cells[1:]):
+            label.value = text
+
+    def cells(self, index: int) -> list[str]:
+        return list(self._cells[index])
+
+    def select(self, index: int) -> None:
+        """Select row ``index`` (listeners of ``selected`` load its hyperparameters)."""
+        if not 0 <= index < len(self._rows):
+            raise IndexError(f"row {index} does not exist: the table has {len(self._rows)} row(s)")
+        for i, b in enumerate(self.row_buttons):
+            b.button_style = "info" if i == index else ""
+        if self.selected == index:  # selecting again loads again
+            self.selected = -1
+        self.selected = index
+
+    def _set_children(self) -> None:
+        body: list[widgets.Widget] = []
+        for button, labels in zip(self.row_buttons, self._rows):
+            body += [button, *labels]
+        self.grid.children = [*self._head, *body]

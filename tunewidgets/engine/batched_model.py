@@ -1,0 +1,113 @@
+"""Members' networks stacked into one computation: the parameter store and the batched forward passes.
+
+All members' parameters live in one ``(members, P)`` tensor with a matching gradient tensor; each
+parameter is a leaf view into it, so autograd fills the flat gradient in place and the optimizer
+updates every layer of every member in a handful of tensor ops. The built-in MLP runs as explicit
+``baddbmm`` layers with per-member dropout rates (one mask draw for all members); other models run
+through ``torch.func.functional_call`` under ``vmap`` (which needs one shared dropout rate).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+# Parameters are strided views into the flat store; the gradients match their layout exactly, but
+# autograd still notes that the views are not contiguous.
+warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
+
+ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu, "leaky_relu": F.leaky_relu}
+
+
+class StackedParams:
+    """The members' parameters (same names, same shapes) as a flat ``(members, P)`` tensor."""
+
+    def __init__(self, models: list[nn.Module]) -> None:
+        first = list(models[0].named_parameters())
+        self.names = [n for n, _ in first]
+        self.shapes = [tuple(p.shape) for _, p in first]
+        sizes = [p.numel() for _, p in first]
+        self.offsets = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+        with torch.no_grad():
+            flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in models])
+        mask = torch.cat([torch.full((n,), len(s) > 1) for n, s in zip(sizes, self.shapes)])
+        self.weight_mask = mask.to(device=flat.device, dtype=flat.dtype)  # L1 applies to ndim > 1 only
+        self._set(flat)
+
+    def _set(self, flat: torch.Tensor) -> None:
+        self.flat = flat.contiguous()
+        self.grad = torch.zeros_like(self.flat)
+        m = len(self.flat)
+        self.leaves = []
+        for (a, b), shape in zip(zip(self.offsets, self.offsets[1:]), self.shapes):
+            leaf = self.flat[:, a:b].view(m, *shape).detach().requires_grad_()
+            leaf.grad = self.grad[:, a:b].view(m, *shape)
+            self.leaves.append(leaf)
+
+    def keep(self, index: torch.Tensor) -> None:
+        """Keep only the members at ``index`` (a new, compact store)."""
+        self._set(self.flat.index_select(0, index))
+
+    def member(self, i: int) -> list[torch.Tensor]:
+        """Copies of member ``i``'s parameters, shaped as in its module."""
+        return [leaf[i].detach().clone() for leaf in self.leaves]
+
+    @torch.no_grad()
+    def load_into(self, values: list[torch.Tensor], model: nn.Module) -> None:
+        for p, v in zip(model.parameters(), values):
+            p.copy_(v)
+
+
+class MLPForward:
+    """The built-in MLP (see ``models.build_mlp``) over stacked parameters: ``(M, B, ...) -> (M, B, out)``.
+
+    Dropout rates may differ per member: one draw of keep masks for all members with each member's
+    keep probability, scaled as ``torch.nn.Dropout`` does.
+    """
+
+    def __init__(self, activation: str, dropouts: list[float], device: torch.device,
+                 generator: torch.Generator) -> None:
+        self.act = ACTIVATIONS[activation]
+        self.generator = generator
+        self.set_dropouts(torch.tensor(dropouts, dtype=torch.float32, device=device))
+
+    def set_dropouts(self, rates: torch.Tensor) -> None:
+        self.rates = rates
+        self.any_dropout = bool((rates > 0).any())
+        self.keep_prob = (1 - rates).view(-1, 1, 1)
+
+    def keep(self, index: torch.Tensor) -> None:
+        self.set_dropouts(self.rates.index_select(0, index))
+
+    def __call__(self, leaves: list[torch.Tensor], x: torch.Tensor, training: bool) -> torch.Tensor:
+        h = x.reshape(x.shape[0], x.shape[1], -1)
+        n_hidden = len(leaves) // 2 - 1
+        for i in range(n_hidden):
+            h = self.act(torch.baddbmm(leaves[2 * i + 1].unsqueeze(1), h, leaves[2 * i].transpose(1, 2)))
+            if training and self.any_dropout:
+                noise = torch.bernoulli(self.keep_prob.expand_as(h), generator=self.generator)
+                h = h * noise.div_(self.keep_prob)
+        return torch.baddbmm(leaves[-1].unsqueeze(1), h, leaves[-2].transpose(1, 2))
+
+
+class VmapForward:
+    """Any buffer-free module: ``functional_call`` of one template module, vmapped over members."""
+
+    def __init__(self, template: nn.Module, names: list[str]) -> None:
+        self.template, self.names = template, names
+
+        def one(params, x):
+            return torch.func.functional_call(self.template, dict(zip(self.names, params)), (x,))
+
+        self._train = torch.func.vmap(one, randomness="different")
+        self._eval = torch.func.vmap(one, randomness="error")
+
+    def keep(self, index: torch.Tensor) -> None:
+        pass
+
+    def __call__(self, leaves: list[torch.Tensor], x: torch.Tensor, training: bool) -> torch.Tensor:
+        self.template.train(training)
+        return (self._train if training else self._eval)(tuple(leaves), x)

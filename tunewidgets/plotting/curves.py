@@ -15,6 +15,7 @@ import threading
 from dataclasses import dataclass
 
 from bokeh.layouts import row
+from bokeh.core.properties import value
 from bokeh.models import ColumnDataSource, Legend, LegendItem
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
@@ -86,8 +87,8 @@ class LiveCurves:
             mf.line("epoch", "metric", source=epochs, color=color, line_width=2),
             mf.scatter("epoch", "metric", source=epochs, color=color, size=4),
         ]
-        items = [LegendItem(label="", renderers=loss_renderers, visible=False),
-                 LegendItem(label="", renderers=metric_renderers, visible=False)]
+        items = [LegendItem(label=value(""), renderers=loss_renderers, visible=False),
+                 LegendItem(label=value(""), renderers=metric_renderers, visible=False)]
         loss_legend.items.append(items[0])
         metric_legend.items.append(items[1])
         return Slot(i, epochs, batches, items, loss_renderers + metric_renderers)
@@ -101,7 +102,7 @@ class LiveCurves:
             self._reset(slot)
             slot.run_id = run_id
             for item in slot.legend_items:
-                item.label = label  # type: ignore[assignment]
+                item.label = value(label)  # a plain string would name a data column
                 item.visible = True
             for r in slot.renderers:
                 r.visible = True

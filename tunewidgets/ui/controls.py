@@ -155,12 +155,12 @@ class HParamsControls(widgets.VBox):
             for name, w in self.fields.items():
                 value = getattr(hp, name)
                 if isinstance(w, widgets.Dropdown):
-                    options = list(w.options)
-                    if value not in [o[1] if isinstance(o, tuple) else o for o in options]:
-                        options.append((getattr(value, "__name__", "custom"), value) if callable(value) else value)
+                    pairs = [o if isinstance(o, tuple) else (str(o), o) for o in w.options]
+                    if not any(v is value or v == value for _, v in pairs):
+                        pairs.append((getattr(value, "__name__", "custom") if callable(value) else str(value), value))
                         if name == "batch_size":
-                            options = sorted(options)
-                        w.options = options
+                            pairs.sort(key=lambda p: p[1])
+                        w.options = pairs
                 elif isinstance(w, widgets.FloatLogSlider):
                     exponent = math.log10(value)
                     w.min, w.max = min(w.min, math.floor(exponent)), max(w.max, math.ceil(exponent))

@@ -4,9 +4,21 @@ from .engine import (Callback, Data, DATASETS, EventChannel, Evaluation, MetricE
                      build_model, count_parameters, describe_device, evaluate, export_runs, history_frame,
                      load_dataset, predict, resolve_device, summary_frame, train)
 from .hparams import FIELDS, HParams
+from .engine.lr_finder import LRFinderResult, lr_find
+from .space import Choice, IntRange, LogUniform, Space, Uniform
+from .sweep import Sweep, load_sweep, sweep, sweep_estimator
 
 __version__ = "0.1.0"
 
 __all__ = ["Callback", "Data", "DATASETS", "EventChannel", "FIELDS", "HParams", "MetricEvent", "Run",
            "build_model", "count_parameters", "describe_device", "load_dataset", "resolve_device", "train",
-           "Evaluation", "TensorBoardLogger", "evaluate", "export_runs", "history_frame", "predict", "summary_frame"]
+           "Evaluation", "TensorBoardLogger", "evaluate", "export_runs", "history_frame", "predict", "summary_frame",
+           "LRFinderResult", "lr_find", "TrainPanel",
+           "Space", "LogUniform", "Uniform", "IntRange", "Choice", "sweep", "Sweep", "load_sweep", "sweep_estimator"]
+
+
+def __getattr__(name):  # widgets load on first use, so the engine imports without ipywidgets/bokeh
+    if name == "TrainPanel":
+        from .ui.train_panel import TrainPanel
+        return TrainPanel
+    raise AttributeError(f"module 'tunewidgets' has no attribute {name!r}")

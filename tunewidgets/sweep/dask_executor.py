@@ -64,9 +64,10 @@ def _run_on_dask(objective: Any, number: int, params: dict[str, Any], channel: D
     return run_objective(objective, number, params, channel)
 
 
-def connect(address: str, timeout: float = CONNECT_TIMEOUT):
+def connect(address: str, timeout: float | None = None):
     """A ``distributed.Client`` for ``address``, or a ``ConnectionError`` that says what to do."""
     distributed = _require_distributed()
+    timeout = CONNECT_TIMEOUT if timeout is None else timeout
     try:
         return distributed.Client(address, timeout=timeout)
     except (OSError, TimeoutError, ValueError) as e:

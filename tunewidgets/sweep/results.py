@@ -100,7 +100,7 @@ def results_table(records: list[TrialRecord], param_names: list[str], metric: st
         row = {"trial": r.number, "status": r.status, metric: value, "epochs": len(r.rows), "seconds": seconds}
         row.update({name: r.params.get(name) for name in param_names})
         row.update(r.extra)
-        row["error"] = r.error
+        row["error"] = r.error or ""
         rows.append(row)
     columns = ["rank", "trial", "status", metric, "epochs", "seconds", *param_names]
     if not rows:

@@ -1,0 +1,187 @@
+"""Sweeps on real digits training: strategies, pruners, thread and process executors, failures,
+stopping, ranking and metric overrides."""
+
+import math
+import threading
+import time
+
+import optuna
+import pytest
+import torch
+
+import tunewidgets as tw
+from tunewidgets.sweep.executors import make_executor
+from tunewidgets.sweep.protocol import Executor
+
+BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny MLPs on a busy 2-core machine train fastest on one thread."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def test_grid_sweep_learns_and_ranks(digits):
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), layers=tw.IntRange(1, 2))
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE)
+    assert sw.status == "completed" and sw.done
+    table = sw.table()
+    assert list(table.columns[:8]) == ["rank", "trial", "status", "val_accuracy", "epochs", "seconds", "lr", "layers"]
+    assert len(table) == 4 and set(table["status"]) == {"complete"}
+    assert sorted((r.lr, r.layers) for r in table.itertuples()) == [(1e-3, 1), (1e-3, 2), (1e-1, 1), (1e-1, 2)]
+    assert list(table["rank"]) == [1, 2, 3, 4]
+    assert table["val_accuracy"].is_monotonic_decreasing
+    assert (table["epochs"] == 3).all() and (table["seconds"] > 0).all()
+    top = table.iloc[0]
+    assert sw.best_value == top["val_accuracy"] > 0.85  # it really trained
+    assert sw.best == BASE.replace(lr=top["lr"], layers=int(top["layers"]))
+    runs = sw.runs
+    assert set(runs) == {0, 1, 2, 3}
+    assert runs[top["trial"]]["val_accuracy"].max() == top["val_accuracy"]
+    curves = sw.curves()
+    assert len(curves) == 12 and {"trial", "status", "epoch", "val_accuracy", "train_loss"} <= set(curves.columns)
+    assert sw.progress | {"elapsed": 0} == {"n_trials": 4, "done": 4, "complete": 4, "pruned": 0, "stopped": 0,
+                                            "failed": 0, "running": 0, "elapsed": 0}
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayes", "gp"])
+def test_each_strategy_samples_the_space(digits, strategy):
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), optimizer=tw.Choice(["sgd", "adam"]))
+    sw = tw.sweep(digits, space, strategy=strategy, n_trials=3, base=BASE.replace(epochs=1), seed=1)
+    table = sw.table()
+    assert len(table) == 3 and set(table["status"]) == {"complete"}
+    assert table["lr"].between(1e-3, 1e-1).all() and set(table["optimizer"]) <= {"sgd", "adam"}
+    expected = {"random": "RandomSampler", "bayes": "TPESampler", "gp": "GPSampler"}[strategy]
+    assert type(sw.study.sampler).__name__ == expected
+
+
+def test_seeded_random_sweep_repeats(digits):
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), layers=tw.IntRange(1, 3))
+    one = tw.sweep(digits, space, strategy="random", n_trials=2, base=BASE.replace(epochs=1), seed=7)
+    two = tw.sweep(digits, space, strategy="random", n_trials=2, base=BASE.replace(epochs=1), seed=7)
+    key = ["trial", "lr", "layers", "val_accuracy"]
+    assert one.table()[key].sort_values("trial").equals(two.table()[key].sort_values("trial"))
+
+
+@pytest.mark.parametrize("pruner", ["median", "halving", "hyperband"])
+def test_each_pruner_saves_epochs(digits, pruner):
+    epochs, n = 5, 7
+    base = BASE.replace(epochs=epochs, optimizer="sgd")
+    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-4, 1.0)), strategy="random", n_trials=n, base=base,
+                  pruner=pruner, seed=0)
+    table = sw.table()
+    pruned = table[table["status"] == "pruned"]
+    assert len(pruned) >= 1, table
+    assert (pruned["epochs"] < epochs).all()
+    assert table["epochs"].sum() < n * epochs  # the evidence: fewer epochs than the same sweep unpruned
+    # In the kernel, a pruned trial stops right after the epoch that was judged.
+    for trial in sw.study.trials:
+        if trial.state == optuna.trial.TrialState.PRUNED:
+            assert len(trial.intermediate_values) == len(sw.runs[trial.number])
+    ranked = list(table["status"])
+    assert ranked.index("pruned") > max(i for i, s in enumerate(ranked) if s == "complete")
+
+
+def test_process_executor_streams_and_prunes(digits):
+    """Two spawn processes; a Threshold pruner that prunes at epoch 2 proves stop flags reach workers."""
+    never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
+    space = tw.Space(lr=tw.Choice([0.01, 0.02]))
+    executor = make_executor("process")
+    assert isinstance(executor, Executor) and executor.slots == 2
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=12), pruner=never_good_enough,
+                  executor="process", background=True)
+    feed = sw.events.listen()
+    assert sw.wait(timeout=120) == "completed"
+    events = feed.drain()
+    table = sw.table()
+    assert set(table["status"]) == {"pruned"}, table
+    assert (table["epochs"] <= 3).all()  # judged at epoch 2, stopped within one more epoch
+    epoch_events = [e for e in events if e.kind == "epoch"]
+    assert {e.values["trial"] for e in epoch_events} == {0, 1}
+    assert all(math.isfinite(e.values["val_accuracy"]) for e in epoch_events)
+
+
+def test_failing_trials_are_kept_and_ranked_last(digits):
+    space = tw.Space(lr=tw.Choice([0.01, 100.0]), batch_size=tw.Choice([128, 5000]))
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2, optimizer="sgd"))
+    table = sw.table()
+    assert len(table) == 4
+    assert list(table["status"]) == ["complete", "failed", "failed", "failed"]
+    assert list(table["rank"]) == [1, 2, 2, 2]
+    errors = table["error"].iloc[1:].tolist()
+    assert sum("batch_size=5000 is not allowed" in e for e in errors) == 2
+    assert sum(e.startswith("diverged") for e in errors) == 1
+    assert table["error"].iloc[0] == ""
+    assert sw.best.lr == 0.01 and sw.best.batch_size == 128
+    failed = [t for t in sw.study.trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 3
+
+
+def test_stop_a_background_sweep(digits):
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=5), layers=tw.IntRange(1, 4))
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=200), background=True)
+    feed = sw.events.listen()
+    deadline = time.time() + 30
+    while not any(e.kind == "epoch" for e in feed.drain()) and time.time() < deadline:
+        time.sleep(0.05)
+    assert sw.status == "running" and sw.progress["running"] == 1
+    started = time.perf_counter()
+    sw.stop()
+    assert sw.wait(timeout=30) == "stopped"
+    assert time.perf_counter() - started < 5
+    table = sw.table()
+    assert len(table) == 1 and table["status"].iloc[0] == "stopped"
+    assert 1 <= table["epochs"].iloc[0] < 200
+    assert sw.study.trials[0].state == optuna.trial.TrialState.PRUNED  # ended early, not left running
+    assert threading.active_count() < 50
+
+
+def test_metric_and_direction_override(digits):
+    space = tw.Space(lr=tw.Choice([1e-3, 1e-1]))
+    by_loss = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), metric="val_loss")
+    assert by_loss.direction == "minimize" and by_loss.study.direction.name == "MINIMIZE"
+    table = by_loss.table()
+    assert "val_loss" in table.columns and table["val_loss"].is_monotonic_increasing
+    worst = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), metric="val_accuracy",
+                     direction="minimize")
+    assert worst.table()["val_accuracy"].is_monotonic_increasing
+    assert worst.best.lr != tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2)).best.lr
+
+
+def test_regression_defaults_to_val_loss(regression_data):
+    sw = tw.sweep(regression_data, tw.Space(lr=[1e-3, 1e-2]), strategy="grid", base=BASE.replace(epochs=2))
+    assert (sw.metric, sw.direction) == ("val_loss", "minimize")
+    assert sw.table()["val_loss"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"strategy": "annealing"}, ["strategy='annealing'", "grid"]),
+    ({"pruner": "percentile"}, ["pruner='percentile'", "median"]),
+    ({"n_trials": 0}, ["n_trials=0", ">= 1"]),
+    ({"metric": "val_r2"}, ["metric='val_r2'", "val_accuracy"]),
+    ({"direction": "up"}, ["direction='up'", "maximize"]),
+    ({"executor": "gpu-farm"}, ["executor='gpu-farm'", "thread"]),
+    ({"base": {"lr": -1}}, ["lr=-1", "> 0"]),
+    ({"space": {"lr": tw.LogUniform(0, 1)}}, ["lr", "low > 0"]),
+])
+def test_bad_arguments_fail_before_any_trial(digits, kwargs, words):
+    args = {"space": tw.Space(lr=[0.01]), **kwargs}
+    with pytest.raises(ValueError) as info:
+        tw.sweep(digits, **args)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_live_feed_carries_each_epoch(digits):
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=2), background=True)
+    feed = sw.events.listen()
+    sw.wait()
+    events = feed.drain()
+    epochs = [(e.values["trial"], e.epoch) for e in events if e.kind == "epoch"]
+    assert len(events) > 0 and set(epochs) <= {(0, 1), (0, 2), (1, 1), (1, 2)}
+    ends = [e.values["status"] for e in events if e.kind == "status"]
+    assert ends.count("complete") == 2 or len(epochs) == 4

@@ -1,0 +1,105 @@
+"""Sweeps on a real Dask LocalCluster: live metrics, pruning, a cluster of its own, bad addresses,
+and a worker that dies mid-trial."""
+
+import math
+import os
+import time
+
+import optuna
+import pytest
+import torch
+
+import tunewidgets as tw
+from tunewidgets.sweep import dask_executor
+
+distributed = pytest.importorskip("distributed")
+
+BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two single-thread worker processes, shut down by this handle even when a test fails."""
+    saved = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    client = distributed.Client(cluster)
+    try:
+        yield cluster, client
+    finally:
+        client.close()
+        cluster.close()
+        if saved[0] is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved[0]
+        torch.set_num_threads(saved[1])
+
+
+def test_client_sweep_streams_live_metrics(digits, cluster):
+    _, client = cluster
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), layers=tw.IntRange(1, 2))
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE, executor=client, background=True)
+    feed = sw.events.listen()
+    assert sw.wait(timeout=120) == "completed"
+    events = feed.drain()
+    table = sw.table()
+    assert len(table) == 4 and set(table["status"]) == {"complete"} and sw.best_value > 0.85
+    for trial in range(4):
+        epochs = [e for e in events if e.kind == "epoch" and e.values["trial"] == trial]
+        end = [e for e in events if e.kind == "status" and e.values["trial"] == trial
+               and e.values["status"] == "complete"]
+        assert [e.epoch for e in epochs] == [1, 2, 3]
+        assert all(math.isfinite(e.values["val_accuracy"]) for e in epochs)
+        assert len(end) == 1 and epochs[0].time <= end[0].time  # streamed while the trial ran
+    assert client.status == "running"  # a user's client is left open
+
+
+def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(digits, cluster):
+    local, _ = cluster
+    never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=30),
+                  pruner=never_good_enough, executor=local.scheduler_address)
+    table = sw.table()
+    assert set(table["status"]) == {"pruned"}, table
+    assert (table["epochs"] <= 3).all()  # judged at epoch 2
+
+
+def test_dask_executor_runs_its_own_cluster_and_restores_threads(digits):
+    os.environ["OMP_NUM_THREADS"] = "2"
+    threads = torch.get_num_threads()
+    try:
+        sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.05]), strategy="grid", base=BASE.replace(epochs=2),
+                      executor="dask")
+        assert set(sw.table()["status"]) == {"complete"}
+        assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == threads
+    finally:
+        os.environ.pop("OMP_NUM_THREADS", None)
+
+
+def test_unreachable_scheduler_is_a_clear_error_before_any_trial(digits, monkeypatch):
+    monkeypatch.setattr(dask_executor, "CONNECT_TIMEOUT", 1.0)
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+        tw.sweep(digits, tw.Space(lr=[0.01]), executor="tcp://127.0.0.1:9", storage=None)
+    assert time.perf_counter() - started < 30
+
+
+def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(digits, cluster, tmp_path):
+    _, client = cluster
+    marker = str(tmp_path / "died-once")
+
+    def dies_once(hparams, data):
+        from tunewidgets.engine.models import build_model
+
+        if hparams.lr == 0.02 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies in the middle of its task
+        return build_model(hparams.replace(model="mlp"), data)
+
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=2, model=dies_once),
+                  executor=client)
+    assert os.path.exists(marker)
+    table = sw.table()
+    # Dask reschedules the task on a live worker (a dead worker again would fail the trial).
+    assert list(table["status"]) == ["complete", "complete"], table
+    assert sw.status == "completed"

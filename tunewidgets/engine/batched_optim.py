@@ -192,8 +192,10 @@ class BatchedOptimizer:
         exp_avg, sq = self.state["exp_avg"][a:b], self.state["sq"][a:b]
         exp_avg.lerp_(g, col["one_minus_beta1"])
         sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
-        denom = (sq.sqrt() / (1 - ADAM_BETA2 ** self.steps) ** 0.5).add_(ADAM_EPS)
-        p.addcdiv_(exp_avg * col["neg_step_size"], denom)
+        # torch's capturable form, with the (per-member) step size folded into the denominator
+        neg_ss = col["neg_step_size"]
+        denom = (sq.sqrt() / (neg_ss * (1 - ADAM_BETA2 ** self.steps) ** 0.5)).add_(ADAM_EPS / neg_ss)
+        p.addcdiv_(exp_avg, denom)
 
     def keep(self, index: torch.Tensor, flat: torch.Tensor) -> None:
         """Keep only the members at ``index``; ``flat`` is the compacted parameter tensor."""

@@ -30,12 +30,12 @@ def test_grid_sweep_learns_and_ranks(digits):
     sw = tw.sweep(digits, space, strategy="grid", base=BASE)
     assert sw.status == "completed" and sw.done
     table = sw.table()
-    assert list(table.columns[:8]) == ["rank", "trial", "status", "val_accuracy", "epochs", "seconds", "lr", "layers"]
+    assert list(table.columns[:8]) == ["rank", "trial", "status", "val_accuracy", "epochs_trained", "seconds", "lr", "layers"]
     assert len(table) == 4 and set(table["status"]) == {"complete"}
     assert sorted((r.lr, r.layers) for r in table.itertuples()) == [(1e-3, 1), (1e-3, 2), (1e-1, 1), (1e-1, 2)]
     assert list(table["rank"]) == [1, 2, 3, 4]
     assert table["val_accuracy"].is_monotonic_decreasing
-    assert (table["epochs"] == 3).all() and (table["seconds"] > 0).all()
+    assert (table["epochs_trained"] == 3).all() and (table["seconds"] > 0).all()
     top = table.iloc[0]
     assert sw.best_value == top["val_accuracy"] > 0.85  # it really trained
     assert sw.best == BASE.replace(lr=top["lr"], layers=int(top["layers"]))
@@ -76,8 +76,8 @@ def test_each_pruner_saves_epochs(digits, pruner):
     table = sw.table()
     pruned = table[table["status"] == "pruned"]
     assert len(pruned) >= 1, table
-    assert (pruned["epochs"] < epochs).all()
-    assert table["epochs"].sum() < n * epochs  # the evidence: fewer epochs than the same sweep unpruned
+    assert (pruned["epochs_trained"] < epochs).all()
+    assert table["epochs_trained"].sum() < n * epochs  # the evidence: fewer epochs than the same sweep unpruned
     # In the kernel, a pruned trial stops right after the epoch that was judged.
     for trial in sw.study.trials:
         if trial.state == optuna.trial.TrialState.PRUNED:
@@ -99,7 +99,7 @@ def test_process_executor_streams_and_prunes(digits):
     events = feed.drain()
     table = sw.table()
     assert set(table["status"]) == {"pruned"}, table
-    assert (table["epochs"] <= 3).all()  # judged at epoch 2, stopped within one more epoch
+    assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2, stopped within one more epoch
     epoch_events = [e for e in events if e.kind == "epoch"]
     assert {e.values["trial"] for e in epoch_events} == {0, 1}
     assert all(math.isfinite(e.values["val_accuracy"]) for e in epoch_events)
@@ -135,7 +135,7 @@ def test_stop_a_background_sweep(digits):
     assert time.perf_counter() - started < 5
     table = sw.table()
     assert len(table) == 1 and table["status"].iloc[0] == "stopped"
-    assert 1 <= table["epochs"].iloc[0] < 200
+    assert 1 <= table["epochs_trained"].iloc[0] < 200
     assert sw.study.trials[0].state == optuna.trial.TrialState.PRUNED  # ended early, not left running
     assert threading.active_count() < 50
 

@@ -61,7 +61,7 @@ def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(digits, clust
                   pruner=never_good_enough, executor=local.scheduler_address)
     table = sw.table()
     assert set(table["status"]) == {"pruned"}, table
-    assert (table["epochs"] <= 3).all()  # judged at epoch 2
+    assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2
 
 
 def test_dask_executor_runs_its_own_cluster_and_restores_threads(digits):

@@ -90,19 +90,27 @@ def rank_order(statuses: list[str], values: list[float], direction: str) -> list
     return ranks
 
 
+def param_columns(param_names: list[str], metric: str) -> dict[str, str]:
+    """Table column of each parameter: its name, or ``param_<name>`` where that would clash."""
+    fixed = {"rank", "trial", "status", metric, "epochs_trained", "seconds", "error"}
+    return {name: f"param_{name}" if name in fixed else name for name in param_names}
+
+
 def results_table(records: list[TrialRecord], param_names: list[str], metric: str, direction: str) -> pd.DataFrame:
     """The ranked table, best first. Running trials show their best value so far."""
     now = time.time()
+    columns_of = param_columns(param_names, metric)
     rows = []
     for r in records:
         value = r.value if r.status != "running" else best_of(r.rows, metric, direction)
         seconds = r.seconds if r.status != "running" else now - r.started
-        row = {"trial": r.number, "status": r.status, metric: value, "epochs": len(r.rows), "seconds": seconds}
-        row.update({name: r.params.get(name) for name in param_names})
+        row = {"trial": r.number, "status": r.status, metric: value, "epochs_trained": len(r.rows),
+               "seconds": seconds}
+        row.update({columns_of[name]: r.params.get(name) for name in param_names})
         row.update(r.extra)
         row["error"] = r.error or ""
         rows.append(row)
-    columns = ["rank", "trial", "status", metric, "epochs", "seconds", *param_names]
+    columns = ["rank", "trial", "status", metric, "epochs_trained", "seconds", *columns_of.values()]
     if not rows:
         return pd.DataFrame(columns=columns + ["error"])
     table = pd.DataFrame(rows)

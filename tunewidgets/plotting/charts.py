@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from bokeh.models import ColumnDataSource, Span
+from bokeh.models import ColumnDataSource, Range1d, Span
 from bokeh.plotting import figure
 
 
@@ -23,6 +23,7 @@ class LRFinderChart:
         self.source = ColumnDataSource({"lr": [], "loss": [], "smoothed": []}, name="tw-lr-finder")
         self.figure = figure(title="learning-rate range test", width=width, height=height, x_axis_type="log",
                              x_axis_label="learning rate (log)", y_axis_label="loss",
+                             x_range=Range1d(1e-6, 1.0), y_range=Range1d(0, 1),
                              tools="pan,box_zoom,wheel_zoom,reset,save", visible=visible, name="tw-lr-chart")
         self.figure.line("lr", "loss", source=self.source, color="#aaaaaa", legend_label="loss")
         self.figure.line("lr", "smoothed", source=self.source, color="#1f77b4", line_width=2,
@@ -36,6 +37,12 @@ class LRFinderChart:
         """Show a finished range test (call under the document's lock when it is displayed)."""
         self.source.data = {"lr": list(result.lrs), "loss": list(result.losses),
                             "smoothed": list(result.smoothed)}
+        lrs, smoothed = list(result.lrs), [x for x in result.smoothed if math.isfinite(x)]
+        if lrs and smoothed:  # explicit ranges: auto-ranging a hidden log axis misplaces it
+            self.figure.x_range.start, self.figure.x_range.end = min(lrs), max(lrs)
+            low, first = min(smoothed), smoothed[0]
+            self.figure.y_range.start = max(0.0, low - 0.1 * (first - low))
+            self.figure.y_range.end = first + 0.3 * (first - low) + 1e-9  # the explosion runs off the top
         suggestion = float(result.suggestion)
         if math.isfinite(suggestion) and suggestion > 0:
             self.marker.location = suggestion

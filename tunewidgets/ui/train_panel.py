@@ -70,6 +70,7 @@ class TrainPanel(widgets.VBox):
         self.history = RunHistoryTable(metric=_primary_metric(data))
         self.stream_calls = 0
         self._rows: dict[str, int] = {}
+        self._rates: dict[str, float] = {}
         self._live: list[Run] = []
         self._paused = False
         self._lr_thread: threading.Thread | None = None
@@ -243,6 +244,9 @@ class TrainPanel(widgets.VBox):
     def _deliver(self, run: Run, events: list) -> None:
         steps = math.ceil(self.data.n_train / run.hparams.batch_size)
         epochs, batches, _ = split_events(events, steps, self.plotted_metric)
+        rates = [e.values["samples_per_sec"] for e in events if "samples_per_sec" in e.values]
+        if rates:  # the newest throughput, from a batch or an epoch, whichever came last
+            self._rates[run.id] = rates[-1]
         self.stream_calls += self.curves.stream(run.id, epochs=epochs, batches=batches)
 
     def _tick(self) -> None:
@@ -259,7 +263,8 @@ class TrainPanel(widgets.VBox):
 
     def _show_status(self, run: Run) -> None:
         p = run.progress
-        text = format_status(run.device_label, run.status, p["epoch"], p["epochs"], p["samples_per_sec"],
+        rate = self._rates.get(run.id, p["samples_per_sec"])
+        text = format_status(run.device_label, run.status, p["epoch"], p["epochs"], rate,
                              p["eta_seconds"])
         best = run.best_metric
         if best == best:

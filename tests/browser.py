@@ -1,0 +1,209 @@
+"""A real JupyterLab in headless Chromium, for end-to-end tests of widgets in the page.
+
+``jupyter_lab(tmp_path)`` starts JupyterLab on a free localhost port with its HOME and Jupyter
+dirs inside ``tmp_path`` (nothing leaks into the user's home) and BokehJS served inline, opens
+Chromium through Playwright's sync API, and always tears down: sessions deleted, server
+SIGTERMed, browser closed, even when the test fails. The recipe is the one measured in
+``shared/STACK.md``.
+
+Example::
+
+    with jupyter_lab(tmp_path) as lab:
+        lab.write_notebook("t.ipynb", ["import tunewidgets as tw", "tw.TrainPanel(data)"])
+        lab.open_notebook("t.ipynb")
+        lab.run_all()
+        lab.page.click("button.jupyter-button:has-text('Start')")
+        print(lab.kernel("print(1 + 1)"))   # '2\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+CHROMIUM = os.environ.get("TW_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+REPO = Path(__file__).resolve().parents[1]
+
+# Runs a cell's worth of code in the notebook's kernel and returns its stdout (and any error).
+KERNEL_JS = """async (code) => {
+  const kernel = jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+  const future = kernel.requestExecute({code, silent: false, store_history: false});
+  let out = "";
+  future.onIOPub = (msg) => {
+    const t = msg.header.msg_type;
+    if (t === "stream") out += msg.content.text;
+    if (t === "error") out += "ERROR " + msg.content.ename + ": " + msg.content.evalue;
+  };
+  await future.done;
+  return out;
+}"""
+
+
+def require_chromium() -> str:
+    """The Chromium path; skip the test when it is missing, but fail under CI=true."""
+    missing = None
+    if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
+        missing = f"Chromium not found at {CHROMIUM} (apt-get install chromium)"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError:
+            missing = "playwright is not installed (pip install playwright; never 'playwright install')"
+    if missing:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(missing)
+        pytest.skip(missing)
+    return CHROMIUM
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Lab:
+    """A running JupyterLab and a Chromium page on it."""
+
+    def __init__(self, root: Path, url: str, page) -> None:
+        self.root, self.url, self.page = root, url, page
+
+    def write_notebook(self, name: str, cells: list[str]) -> Path:
+        import nbformat
+
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        path = self.root / name
+        nbformat.write(nb, path)
+        return path
+
+    def open_notebook(self, name: str, timeout: float = 60) -> None:
+        """Open ``name`` in a fresh workspace and wait until its kernel is idle."""
+        self.page.goto(f"{self.url}/lab/workspaces/{uuid.uuid4().hex[:8]}/tree/{name}?reset",
+                       timeout=timeout * 1000)
+        self.page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached",
+                                    timeout=timeout * 1000)
+        self.page.evaluate("async () => { await jupyterapp.shell.currentWidget.sessionContext.ready; }")
+
+    def run_all(self, timeout: float = 60) -> None:
+        """Run every cell and wait until the kernel is idle again."""
+        self.page.evaluate('async () => { await jupyterapp.commands.execute("notebook:run-all-cells"); }')
+        self.wait_idle(timeout)
+
+    def run_cell(self, index: int, timeout: float = 60) -> None:
+        """Run one cell (0-based) and wait until the kernel is idle again."""
+        self.page.evaluate("""async (i) => {
+            const nb = jupyterapp.shell.currentWidget.content;
+            nb.activeCellIndex = i;
+            await jupyterapp.commands.execute("notebook:run-cell");
+        }""", index)
+        self.wait_idle(timeout)
+
+    def wait_idle(self, timeout: float = 60) -> None:
+        self.page.wait_for_function(
+            "() => jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+            timeout=timeout * 1000, polling=100)
+
+    def kernel(self, code: str) -> str:
+        """Execute ``code`` in the notebook's kernel; return what it printed."""
+        out = self.page.evaluate(KERNEL_JS, code)
+        if "ERROR " in out:
+            raise AssertionError(f"kernel code failed: {out}")
+        return out
+
+    def kernel_json(self, expression: str):
+        """Evaluate a Python expression in the kernel and return it through JSON."""
+        return json.loads(self.kernel(f"import json as _j; print(_j.dumps({expression}))"))
+
+    def _api(self, method: str, path: str):
+        xsrf = next((c["value"] for c in self.page.context.cookies() if c["name"] == "_xsrf"), "")
+        return self.page.request.fetch(f"{self.url}{path}", method=method, headers={"X-XSRFToken": xsrf})
+
+    def delete_sessions(self) -> None:
+        response = self._api("GET", "/api/sessions")
+        for session in response.json() if response.ok else []:
+            self._api("DELETE", f"/api/sessions/{session['id']}")
+
+
+@contextlib.contextmanager
+def jupyter_lab(tmp_path: Path, startup_timeout: float = 60) -> Iterator[Lab]:
+    """Start JupyterLab and Chromium in ``tmp_path``; tear everything down on exit."""
+    chromium = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    dirs = {k: tmp_path / k for k in ("home", "config", "data", "runtime", "ipython", "settings", "workspaces",
+                                      "notebooks")}
+    for d in dirs.values():
+        d.mkdir(parents=True, exist_ok=True)
+    notify = dirs["settings"] / "@jupyterlab" / "apputils-extension"
+    notify.mkdir(parents=True)
+    (notify / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env = {**os.environ, "HOME": str(dirs["home"]), "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+           "JUPYTER_DATA_DIR": str(dirs["data"]), "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+           "IPYTHONDIR": str(dirs["ipython"]), "BOKEH_RESOURCES": "inline",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = open(tmp_path / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip", "127.0.0.1", "--port", str(port),
+         "--ServerApp.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
+         f"--ServerApp.root_dir={dirs['notebooks']}", f"--LabApp.user_settings_dir={dirs['settings']}",
+         f"--LabApp.workspaces_dir={dirs['workspaces']}"],
+        env=env, cwd=dirs["notebooks"], stdout=log, stderr=subprocess.STDOUT)
+    playwright = browser = lab = None
+    try:
+        _wait_for_server(url, server, startup_timeout, tmp_path / "jupyterlab.log")
+        playwright = sync_playwright().start()
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1800})
+        lab = Lab(dirs["notebooks"], url, page)
+        yield lab
+    finally:
+        if lab is not None:
+            with contextlib.suppress(Exception):
+                lab.delete_sessions()
+        if browser is not None:
+            with contextlib.suppress(Exception):
+                browser.close()
+        if playwright is not None:
+            with contextlib.suppress(Exception):
+                playwright.stop()
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(5)
+        log.close()
+
+
+def _wait_for_server(url: str, server: subprocess.Popen, timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()[-3000:]}")

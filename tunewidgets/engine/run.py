@@ -193,7 +193,8 @@ class Run:
         total = self.hparams.epochs
         rate = self._last_batch.get("samples_per_sec")
         if self._rows:
-            rate = self._rows[-1]["samples_per_sec"] if rate is None else rate
+            if self._last_batch.get("epoch", 0) <= self._rows[-1]["epoch"]:
+                rate = self._rows[-1]["samples_per_sec"]  # the finished epoch is the newest figure
             per_epoch = sum(r["seconds"] for r in self._rows) / done
             eta = per_epoch * (total - done) if not self.done else 0.0
         else:
@@ -262,7 +263,7 @@ class Run:
             cb.on_epoch_end(self, dict(row))
 
     def _publish_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float) -> None:
-        self._last_batch = {"step": step, "samples_per_sec": samples_per_sec}
+        self._last_batch = {"epoch": epoch, "step": step, "samples_per_sec": samples_per_sec}
         self.events.publish(MetricEvent(self.id, "batch", epoch, step,
                                         {"train_loss": running_loss, "samples_per_sec": samples_per_sec},
                                         time.time()))

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["Callback", "Data", "DATASETS", "EventChannel", "FIELDS", "HParams", "MetricEvent", "Run",
            "build_model", "count_parameters", "describe_device", "load_dataset", "resolve_device", "train",
            "Evaluation", "TensorBoardLogger", "evaluate", "export_runs", "history_frame", "predict", "summary_frame",
-           "LRFinderResult", "lr_find", "TrainPanel",
+           "LRFinderResult", "lr_find", "TrainPanel", "show",
            "Space", "LogUniform", "Uniform", "IntRange", "Choice", "sweep", "Sweep", "load_sweep", "sweep_estimator"]
 
 
@@ -21,4 +21,7 @@ def __getattr__(name):  # widgets load on first use, so the engine imports witho
     if name == "TrainPanel":
         from .ui.train_panel import TrainPanel
         return TrainPanel
+    if name == "show":
+        from .ui.display import show
+        return show
     raise AttributeError(f"module 'tunewidgets' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 stopping, ranking and metric overrides."""
 
 import math
+import os
 import threading
 import time
 
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 import tunewidgets as tw
-from tunewidgets.sweep.executors import make_executor
+from tunewidgets.sweep.executors import ProcessExecutor, make_executor
 from tunewidgets.sweep.protocol import Executor
 
 BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
@@ -90,10 +91,11 @@ def test_process_executor_streams_and_prunes(digits):
     """Two spawn processes; a Threshold pruner that prunes at epoch 2 proves stop flags reach workers."""
     never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
     space = tw.Space(lr=tw.Choice([0.01, 0.02]))
-    executor = make_executor("process")
-    assert isinstance(executor, Executor) and executor.slots == 2
+    assert make_executor("process").slots == os.cpu_count()  # "process": one worker per core
+    executor = ProcessExecutor(n_workers=2)
+    assert isinstance(executor, Executor)
     sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=12), pruner=never_good_enough,
-                  executor="process", background=True)
+                  executor=executor, background=True)
     feed = sw.events.listen()
     assert sw.wait(timeout=120) == "completed"
     events = feed.drain()

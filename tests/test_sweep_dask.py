@@ -11,6 +11,7 @@ import torch
 
 import tunewidgets as tw
 from tunewidgets.sweep import dask_executor
+from tunewidgets.sweep.executors import make_executor
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,7 +22,8 @@ BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 def cluster():
     """Two single-thread worker processes, shut down by this handle even when a test fails."""
     saved = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                         scheduler_kwargs={"dashboard_address": ":0"})
     client = distributed.Client(cluster)
     try:
         yield cluster, client
@@ -68,8 +70,11 @@ def test_dask_executor_runs_its_own_cluster_and_restores_threads(digits):
     os.environ["OMP_NUM_THREADS"] = "2"
     threads = torch.get_num_threads()
     try:
+        assert isinstance(make_executor("dask"), dask_executor.DaskExecutor)  # sized to the machine
+        own = dask_executor.DaskExecutor(n_workers=2)  # the same, kept small for the test machine
         sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.05]), strategy="grid", base=BASE.replace(epochs=2),
-                      executor="dask")
+                      executor=own)
+        assert own.client is None and own.cluster is None  # shut down after the sweep
         assert set(sw.table()["status"]) == {"complete"}
         assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == threads
     finally:

@@ -105,8 +105,10 @@ class DaskExecutor:
         saved_threads = torch.get_num_threads()
         try:
             n = self.n_workers or max(1, (os.cpu_count() or 1) // self.threads)
-            self.cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                    dashboard_address=":0" if self.dashboard else None)
+            # No dashboard unless asked (it imports bokeh); the scheduler's small HTTP server on a free port.
+            kwargs = ({"dashboard_address": ":0"} if self.dashboard else
+                      {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}})
+            self.cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, **kwargs)
             self.client = distributed.Client(self.cluster)
         finally:
             _restore_threads(saved_env, saved_threads)

@@ -121,6 +121,9 @@ class Sweep:
                 raise ValueError("data= only applies to sweeps of torch models")
             self.objective = _torch_objective(data, self.metric, self.direction, self.info)
         if self.objective is None:
+            if self.info.get("kind") != "torch":
+                raise ValueError("an estimator sweep loaded from storage cannot be resumed: run "
+                                 "tw.sweep_estimator again (with the same storage and a new name)")
             raise ValueError("this sweep was loaded from storage: pass data= (the same tw.Data) to resume it")
         if self.info.get("strategy") == "grid":
             left = self.space.grid_size - len(self.study.trials)

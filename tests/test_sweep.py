@@ -187,3 +187,46 @@ def test_live_feed_carries_each_epoch(digits):
     assert len(events) > 0 and set(epochs) <= {(0, 1), (0, 2), (1, 1), (1, 2)}
     ends = [e.values["status"] for e in events if e.kind == "status"]
     assert ends.count("complete") == 2 or len(epochs) == 4
+
+
+class GroupExecutor:
+    """A stand-in for a batched executor: receives several trials at once, reports per member."""
+
+    slots = 3
+
+    def __init__(self):
+        self.groups = []
+
+    def open(self, objective):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from tunewidgets.sweep.executors import LocalChannel
+
+        self.objective, self.channel = objective, LocalChannel()
+        self.pool = ThreadPoolExecutor(max_workers=1)
+
+    def submit(self, jobs):
+        from concurrent.futures import Future
+
+        self.groups.append([job.number for job in jobs])
+        self.channel.reporters.update({job.number: job.reporter for job in jobs})
+        futures = [Future() for _ in jobs]
+
+        def train_group():
+            results = [self.objective(job.number, job.params, self.channel) for job in jobs]
+            for future, result in zip(futures, results):
+                future.set_result(result)
+
+        self.pool.submit(train_group)
+        return futures
+
+    def close(self):
+        self.pool.shutdown(wait=True)
+
+
+def test_an_executor_that_takes_trials_in_groups_plugs_in(digits):
+    executor = GroupExecutor()
+    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="random", n_trials=6,
+                  base=BASE.replace(epochs=2), executor=executor, seed=0)
+    assert executor.groups == [[0, 1, 2], [3, 4, 5]]
+    assert set(sw.table()["status"]) == {"complete"} and len(sw.curves()) == 12

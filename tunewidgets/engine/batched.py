@@ -46,7 +46,7 @@ from .models import build_model
 from .run import Run, check_against_data
 from .trainer import BATCH_EVENT_SECONDS, EVAL_CHUNK, make_optimizer, make_schedule
 
-STRUCTURE = ("model", "layers", "units", "activation", "batch_size", "epochs", "device")
+STRUCTURE = ("model", "layers", "units", "activation", "batch_size", "epochs")  # and the device they resolve to
 
 
 # ---- can these be batched? ----------------------------------------------------------------------
@@ -72,9 +72,12 @@ def can_batch(hparams_list: Iterable[HParams | dict], data: Data) -> tuple[bool,
     hp = hps[0]
     try:
         check_against_data(hp, data)
-        device = resolve_device(hp.device)
+        devices = {resolve_device(spec) for spec in {h.device for h in hps}}
     except ValueError as e:
         return False, str(e)
+    if len(devices) > 1:
+        return False, f"members train on different devices ({', '.join(sorted(map(str, devices)))})"
+    device = devices.pop()
     if device.type not in ("cpu", "cuda"):
         return False, f"batched training runs on the CPU or CUDA, not {device.type}"
     if hp.amp and device.type == "cuda":

@@ -240,7 +240,9 @@ class GroupLoop:
     def _start_members(self) -> list[Member]:
         """Prepare every run; a member whose optimizer or callbacks fail ends 'failed' on its own."""
         members = []
-        for run in sorted(self.runs, key=lambda r: OPTIMIZERS.index(r.hparams.optimizer)):
+        # by optimizer kind (each kind updates a contiguous slice), then members with dropout together
+        order = sorted(self.runs, key=lambda r: (OPTIMIZERS.index(r.hparams.optimizer), r.hparams.dropout > 0))
+        for run in order:
             try:
                 _start(run)
                 probe = nn.Linear(1, 1)  # the sequential loop's optimizer/schedule errors, raised here

@@ -76,22 +76,40 @@ class MLPForward:
 
     def set_dropouts(self, rates: torch.Tensor) -> None:
         self.rates = rates
-        self.any_dropout = bool((rates > 0).any())
         self.keep_prob = (1 - rates).view(-1, 1, 1)
+        # contiguous runs of members with dropout: masks are drawn only for them
+        on = (rates > 0).tolist() + [False]
+        self.runs, start = [], None
+        for i, flag in enumerate(on):
+            if flag and start is None:
+                start = i
+            elif not flag and start is not None:
+                self.runs.append((start, i))
+                start = None
 
     def keep(self, index: torch.Tensor) -> None:
         self.set_dropouts(self.rates.index_select(0, index))
+
+    def _noise(self, h: torch.Tensor) -> torch.Tensor:
+        """Keep-and-rescale factors: a uniform draw compared with each member's keep probability
+        (far cheaper on the CPU than torch.bernoulli with a tensor of probabilities); ones for
+        members without dropout."""
+        if self.runs == [(0, len(h))]:
+            noise = torch.rand(h.shape, generator=self.generator, device=h.device, dtype=h.dtype)
+            return noise.lt_(self.keep_prob).div_(self.keep_prob)
+        noise = torch.ones_like(h)
+        for a, b in self.runs:
+            part = torch.rand(noise[a:b].shape, generator=self.generator, device=h.device, dtype=h.dtype)
+            noise[a:b] = part.lt_(self.keep_prob[a:b]).div_(self.keep_prob[a:b])
+        return noise
 
     def __call__(self, leaves: list[torch.Tensor], x: torch.Tensor, training: bool) -> torch.Tensor:
         h = x.reshape(x.shape[0], x.shape[1], -1)
         n_hidden = len(leaves) // 2 - 1
         for i in range(n_hidden):
             h = self.act(torch.baddbmm(leaves[2 * i + 1].unsqueeze(1), h, leaves[2 * i].transpose(1, 2)))
-            if training and self.any_dropout:
-                # a uniform draw compared with each member's keep probability: far cheaper on the
-                # CPU than torch.bernoulli with a tensor of probabilities
-                noise = torch.rand(h.shape, generator=self.generator, device=h.device, dtype=h.dtype)
-                h = h * noise.lt_(self.keep_prob).div_(self.keep_prob)
+            if training and self.runs:
+                h = h * self._noise(h)
         return torch.baddbmm(leaves[-1].unsqueeze(1), h, leaves[-2].transpose(1, 2))
 
 

@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 __all__ = ["Callback", "Data", "DATASETS", "EventChannel", "FIELDS", "HParams", "MetricEvent", "Run",
            "build_model", "count_parameters", "describe_device", "load_dataset", "resolve_device", "train",
            "Evaluation", "TensorBoardLogger", "evaluate", "export_runs", "history_frame", "predict", "summary_frame",
-           "LRFinderResult", "lr_find", "TrainPanel", "show",
+           "LRFinderResult", "lr_find", "TrainPanel", "SweepPanel", "show",
            "Space", "LogUniform", "Uniform", "IntRange", "Choice", "sweep", "Sweep", "load_sweep", "sweep_estimator"]
 
 
@@ -21,6 +21,9 @@ def __getattr__(name):  # widgets load on first use, so the engine imports witho
     if name == "TrainPanel":
         from .ui.train_panel import TrainPanel
         return TrainPanel
+    if name == "SweepPanel":
+        from .ui.sweep_panel import SweepPanel
+        return SweepPanel
     if name == "show":
         from .ui.display import show
         return show

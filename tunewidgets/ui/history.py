@@ -1,7 +1,8 @@
 """The run-history table: one row per run, and a ``selected`` row to load hyperparameters from.
 
 Plain ipywidgets (a grid of labels, the run name a button) so that it renders in any front-end
-and rows update in place while a run trains.
+and rows update in place while a run trains. The same table shows a sweep's ranked trials: pass
+your own ``header`` and write rows of cells with ``set_rows`` (re-ranking rewrites cells in place).
 """
 
 from __future__ import annotations
@@ -17,18 +18,23 @@ CELL = widgets.Layout(overflow="hidden", margin="0 6px 0 0")
 
 
 class RunHistoryTable(widgets.VBox):
-    """Rows of ``(name, status, best metric, time, hyperparameters...)``; click a run name to select it."""
+    """Rows of ``(name, status, best metric, time, hyperparameters...)``; click a run name to select it.
+
+    ``header`` and ``columns`` (a CSS grid template) replace the run columns for other tables.
+    """
 
     selected = Int(-1)
 
-    def __init__(self, metric: str = "val_accuracy", **kwargs: Any) -> None:
-        self.header = history_header(metric)
+    def __init__(self, metric: str = "val_accuracy", header: list[str] | None = None, columns: str | None = None,
+                 tooltip: str = "load these hyperparameters into the controls", **kwargs: Any) -> None:
+        self.header = list(header) if header is not None else history_header(metric)
+        self.tooltip = tooltip
         self.row_buttons: list[widgets.Button] = []
         self._rows: list[list[widgets.Label]] = []
         self._cells: list[list[str]] = []
         self._head = [widgets.HTML(f"<b>{h}</b>", layout=CELL) for h in self.header]
         self.grid = widgets.GridBox([], layout=widgets.Layout(
-            grid_template_columns=f"90px 100px 120px 60px repeat({len(self.header) - 4}, auto)",
+            grid_template_columns=columns or f"90px 100px 120px 60px repeat({len(self.header) - 4}, auto)",
             grid_gap="0 4px", max_height="240px", overflow="auto"))
         self._set_children()
         super().__init__(children=[self.grid], **kwargs)
@@ -39,9 +45,13 @@ class RunHistoryTable(widgets.VBox):
 
     def add_row(self, name: str, status: str, best: float, seconds: float | None, hparams: dict) -> int:
         """Append a row; return its index."""
+        return self.append(history_cells(name, status, best, seconds, hparams))
+
+    def append(self, cells: list[str]) -> int:
+        """Append a row of cell texts (the first is the row's button); return its index."""
         index = len(self._rows)
-        cells = history_cells(name, status, best, seconds, hparams)
-        button = widgets.Button(description=cells[0], tooltip="load these hyperparameters into the controls",
+        cells = list(cells)
+        button = widgets.Button(description=cells[0], tooltip=self.tooltip,
                                 layout=widgets.Layout(width="88px", height="26px"))
         button.add_class("tw-history-row")
         button.on_click(lambda _b, i=index: self.select(i))
@@ -55,12 +65,34 @@ class RunHistoryTable(widgets.VBox):
     def update_row(self, index: int, name: str, status: str, best: float, seconds: float | None,
                    hparams: dict) -> None:
         """Rewrite a row's cells; only changed cells are sent to the page."""
-        cells = history_cells(name, status, best, seconds, hparams)
-        if cells == self._cells[index]:
+        self.rewrite(index, history_cells(name, status, best, seconds, hparams))
+
+    def rewrite(self, index: int, cells: list[str]) -> None:
+        """Rewrite row ``index`` with new cell texts; only changed cells are sent to the page."""
+        cells = list(cells)
+        old = self._cells[index]
+        if cells == old:
             return
         self._cells[index] = cells
-        for label, text in zip(self._rows[index], cells[1:]):
-            label.value = text
+        if cells[0] != old[0]:
+            self.row_buttons[index].description = cells[0]
+        for label, text, before in zip(self._rows[index], cells[1:], old[1:]):
+            if text != before:
+                label.value = text
+
+    def set_rows(self, rows: list[list[str]]) -> None:
+        """Show exactly ``rows`` (e.g. a re-ranked table): rows are rewritten in place, new ones appended.
+
+        A table only grows here (a sweep never loses trials); extra old rows are removed if it shrinks.
+        """
+        for index, cells in enumerate(rows):
+            if index < len(self._rows):
+                self.rewrite(index, cells)
+            else:
+                self.append(cells)
+        if len(rows) < len(self._rows):
+            del self.row_buttons[len(rows):], self._rows[len(rows):], self._cells[len(rows):]
+            self._set_children()
 
     def cells(self, index: int) -> list[str]:
         return list(self._cells[index])

@@ -8,7 +8,8 @@ What each member keeps from its sequential run (``tw.train`` with the same ``HPa
 
 - the initial weights (``torch.manual_seed(seed)`` then ``build_model``), and its own shuffling order
   (its own generator seeded with ``seed``, as the sequential loop draws it);
-- its optimizer, learning rate, momentum, weight decay, L1 and schedule (``batched_optim``);
+- its optimizer, learning rate, momentum, weight decay, L1 and schedule (``batched_optim``); members
+  with different optimizers share one group, each kind updating its own slice of the stacked rows;
 - early stopping, pruning and stopping, checked per member at each epoch boundary; a member that
   diverges is dropped without touching the others.
 
@@ -127,7 +128,7 @@ def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = No
     """Train the configurations as one group; return one ``Run`` per configuration, in order.
 
     Pass ``runs`` (pending ``Run`` objects on ``data``) to train runs created elsewhere, e.g. by a
-    sweep; otherwise runs are created from ``hparams_list`` and ``callbacks_per_member``. Raises
+    sweep (``hparams_list`` is then ignored); otherwise runs are created from ``hparams_list`` and ``callbacks_per_member``. Raises
     ``ValueError`` with the reason when ``can_batch`` says no. With ``background=True`` a thread trains
     the group and this returns at once (``run.wait()`` works per member).
 

@@ -106,7 +106,6 @@ def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], 
     """One line per trial across normalized axes (each hyperparameter, then the metric), colored by the
     metric; the best trials are drawn last, on top. Axis ends are labelled with their real values."""
     rows = _rows(table, metric, params)
-    rows.sort(key=lambda r: r[metric] if direction == "maximize" else -r[metric])  # best last
     order = categorical if isinstance(categorical, dict) else {name: None for name in categorical}
     axes = [*params, metric]
     columns, lows, highs = {}, [], []
@@ -120,9 +119,12 @@ def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], 
             norm, low, high = [], "", ""
         columns[name], lows, highs = norm, lows + [low], highs + [high]
     metrics = [r[metric] for r in rows]
+    # axes are scaled in table order (categories keep it); lines are drawn best last, on top
+    drawn = sorted(range(len(rows)), key=lambda i: metrics[i] if direction == "maximize" else -metrics[i])
     data = {"xs": [list(range(len(axes))) for _ in rows],
-            "ys": [[columns[name][i] for name in axes] for i in range(len(rows))],
-            "trial": [r["trial"] for r in rows], "value": metrics, "status": [r["status"] for r in rows]}
+            "ys": [[columns[name][i] for name in axes] for i in drawn],
+            "trial": [rows[i]["trial"] for i in drawn], "value": [metrics[i] for i in drawn],
+            "status": [rows[i]["status"] for i in drawn]}
     palette = Viridis256 if direction == "maximize" else tuple(reversed(Viridis256))
     mapper = LinearColorMapper(palette=palette, low=min(metrics, default=0.0), high=max(metrics, default=1.0))
     fig = figure(title=f"parallel coordinates (color: {metric})", width=width, height=height, tools=TOOLS,

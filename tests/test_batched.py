@@ -87,7 +87,7 @@ def test_optimizer_step_matches_torch(optimizer):
     ours.set_epoch(*sched.epoch_table(10))
     for _ in range(10):
         grad = torch.randn(3, 7)
-        ours.step(flat, grad)
+        ours.step(flat, grad.clone())  # the step may overwrite the gradient buffer
         for i, (p, opt) in enumerate(zip(params, opts)):
             p.grad = grad[i].clone()
             opt.step()

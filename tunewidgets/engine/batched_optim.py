@@ -23,6 +23,8 @@ RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8
 ONECYCLE = {"pct_start": 0.3, "div_factor": 25.0, "final_div_factor": 1e4,
             "base_momentum": 0.85, "max_momentum": 0.95}
 PER_BATCH = ("cosine", "onecycle")
+NEEDS = {"sgd": ("mom", "neg_lr"), "momentum": ("mom", "neg_lr"), "rmsprop": ("mom", "neg_lr"),
+         "adam": ("one_minus_beta1", "neg_step_size"), "adamw": ("one_minus_beta1", "neg_step_size", "decay")}
 
 
 def base_momentum(hp: HParams) -> float:
@@ -152,15 +154,16 @@ class BatchedOptimizer:
 
     @torch.no_grad()
     def step(self, flat: torch.Tensor, grad: torch.Tensor) -> None:
-        """Apply one update to every member (row ``self.row`` of the epoch tables)."""
+        """Apply one update to every member (row ``self.row`` of the epoch tables); ``grad`` may be
+        overwritten (weight decay is added to it in place)."""
         self.steps += 1
-        t = {k: v[self.row] for k, v in self.tables.items()}
+        row = self.row
         self.row += 1
         for kind, a, b in self.segments:
             p, g = flat[a:b], grad[a:b]
-            col = {k: v[a:b] for k, v in t.items()}
+            col = {k: self.tables[k][row, a:b] for k in NEEDS[kind]}
             if kind != "adamw" and self.l2[kind]:
-                g = torch.addcmul(g, p, self.wd_col[a:b])
+                g.addcmul_(p, self.wd_col[a:b])  # in place: the gradient buffer is rewritten every step
             if kind in ("sgd", "momentum"):
                 self._sgd(kind, p, g, col, a, b)
             elif kind == "rmsprop":

@@ -1,5 +1,6 @@
 """Executors: where trials run. In-kernel thread (default) and a spawn process pool; Dask lives in
-``dask_executor.py``. Each follows the small protocol in ``protocol.py``.
+``dask_executor.py``; trials trained together in groups in ``batched_executor.py``. Each follows
+the small protocol in ``protocol.py``.
 
 Remote executors share one idea: workers push ``(trial number, epoch row)`` messages, a pump thread
 in the kernel hands them to the trial's ``Reporter``, and the reporter's stop decision goes back to
@@ -18,7 +19,7 @@ from typing import Any, Callable
 from .objectives import run_objective
 from .protocol import Executor, Reporter, TrialJob
 
-EXECUTORS = ("thread", "process", "dask")
+EXECUTORS = ("thread", "process", "dask", "batched")
 
 
 class LocalChannel:
@@ -175,9 +176,15 @@ class ProcessExecutor:
         self.manager.shutdown()
 
 
-def make_executor(executor: Any) -> Executor:
-    """``"thread"``, ``"process"``, ``"dask"``, a ``distributed.Client``, a scheduler address, or an
-    object following the ``Executor`` protocol."""
+def make_executor(executor: Any, group_size: int | None = None) -> Executor:
+    """``"thread"``, ``"process"``, ``"dask"``, ``"batched"`` (``group_size`` trials train together),
+    a ``distributed.Client``, a scheduler address, or an object following the ``Executor`` protocol."""
+    if isinstance(executor, str) and executor == "batched":
+        from .batched_executor import BatchedExecutor
+
+        return BatchedExecutor() if group_size is None else BatchedExecutor(group_size)
+    if group_size is not None:
+        raise ValueError(f"group_size={group_size!r} only applies to executor='batched', not executor={executor!r}")
     if executor is None or executor == "thread":
         return ThreadExecutor()
     if executor == "process":

@@ -70,18 +70,24 @@ class TorchObjective:
             run.start()
         except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
             return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)
-        rows = [dict(r) for r in run._rows]
-        values = [r.get(self.metric, math.nan) for r in rows]
-        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-        value = (max(values) if self.direction == "maximize" else min(values)) if values else math.nan
-        error = None
-        if run.status == "failed":
-            error = error_text(run.error) if run.error is not None else "failed"
-        elif run.status == "diverged":
-            last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
-            epoch = len(rows) + 1 if last_ok or not rows else len(rows)
-            error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
-        return TrialResult(run.status, value, rows, error, time.perf_counter() - started)
+        return trial_result(run, self.metric, self.direction, started)
+
+
+def trial_result(run: Any, metric: str, direction: str, started: float) -> TrialResult:
+    """A finished ``Run`` as a ``TrialResult``: one place, so every executor reports trials alike.
+    ``started`` is the ``time.perf_counter()`` reading the trial's seconds count from."""
+    rows = [dict(r) for r in run._rows]
+    values = [r.get(metric, math.nan) for r in rows]
+    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    value = (max(values) if direction == "maximize" else min(values)) if values else math.nan
+    error = None
+    if run.status == "failed":
+        error = error_text(run.error) if run.error is not None else "failed"
+    elif run.status == "diverged":
+        last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
+        epoch = len(rows) + 1 if last_ok or not rows else len(rows)
+        error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
+    return TrialResult(run.status, value, rows, error, time.perf_counter() - started)
 
 
 def run_objective(objective: Any, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:

@@ -51,7 +51,7 @@ def make_sampler(strategy: Any, space: Space, seed: int | None) -> optuna.sample
     if strategy == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "bayes":
-        return optuna.samplers.TPESampler(seed=seed)
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)  # trials asked together stay apart
     if strategy == "gp":
         return optuna.samplers.GPSampler(seed=seed)
     raise ValueError(f"strategy={strategy!r} is not allowed: must be one of {STRATEGIES} or an Optuna sampler")

@@ -388,13 +388,14 @@ def _base_for_storage(base: HParams) -> dict[str, Any]:
 def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
           base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
           storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
-          direction: str | None = None, background: bool = False) -> Sweep:
+          direction: str | None = None, background: bool = False, group_size: int | None = None) -> Sweep:
     """Search hyperparameters of a torch model on ``data``; return the ``Sweep``.
 
     ``strategy``: "grid", "random", "bayes" (TPE) or "gp". ``n_trials`` defaults to the whole grid,
     else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
     "hyperband" (steps are epochs). ``executor``: "thread" (in the kernel), "process", "dask" (a
-    local cluster), a ``distributed.Client`` or a scheduler address. ``storage``: an Optuna storage
+    local cluster), a ``distributed.Client``, a scheduler address, or "batched" (in the kernel,
+    ``group_size`` trials of the same network structure trained together; default 16). ``storage``: an Optuna storage
     URL such as "sqlite:///sweeps.db" to keep the sweep; ``tw.load_sweep`` reads it back.
     The objective is ``metric`` (default: val_accuracy, or val_loss for regression), best over epochs.
 
@@ -419,13 +420,14 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
     check_n_trials(n_trials)
     sampler = make_sampler(strategy, space, seed)
     pruner_obj = make_pruner(pruner, _max_epochs(space, base))
-    executor_obj = make_executor(executor)
+    executor_obj = make_executor(executor, group_size)
     study = create_study(storage, name, direction, sampler, pruner_obj)
     info = {"kind": "torch", "space": space.to_dict(), "base": _base_for_storage(base), "metric": metric,
             "direction": direction, "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
             "seed": seed, "data": data.name, "task": data.task}
     study.set_user_attr(SWEEP_ATTR, info)
-    sw = Sweep(study, space, metric, direction, info, base=base, objective=objective, executor=executor)
+    sw = Sweep(study, space, metric, direction, info, base=base, objective=objective,
+               executor=executor if group_size is None else executor_obj)  # resume() keeps the group size
     return sw._start(executor_obj, n_trials, background)
 
 

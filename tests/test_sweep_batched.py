@@ -1,0 +1,165 @@
+"""Sweeps with executor="batched" on real digits training: the same table as the thread executor,
+every strategy, pruning and divergence per member, stopping, the thread fallback, and storage."""
+
+import math
+import time
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+import tunewidgets as tw
+from tunewidgets.sweep import BatchedExecutor, Executor
+from tunewidgets.sweep.executors import EXECUTORS, make_executor
+
+BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+# Without dropout a member computes what its own run computes, up to float32 summation order.
+ACCURACY_TOLERANCE = 1 / 360  # one validation sample of digits
+LOSS_RTOL = 1e-3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny MLPs on a busy 2-core machine train fastest on one thread."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def by_params(table, names):
+    return table.sort_values(names).reset_index(drop=True)
+
+
+def test_batched_grid_gives_the_thread_executors_table(digits):
+    space = tw.Space(lr=[1e-3, 3e-2], weight_decay=[0.0, 1e-3], optimizer=["sgd", "adam"])
+    executor = BatchedExecutor(group_size=16)
+    batched = tw.sweep(digits, space, strategy="grid", base=BASE, executor=executor, seed=0)
+    thread = tw.sweep(digits, space, strategy="grid", base=BASE, executor="thread", seed=0)
+    assert executor.groups == [list(range(8))] and executor.fallbacks == []  # one group, one pass
+    names = ["lr", "weight_decay", "optimizer"]
+    b, t = by_params(batched.table(), names), by_params(thread.table(), names)
+    assert list(b.columns) == list(t.columns) and len(b) == 8
+    assert (b["status"] == "complete").all() and (b["epochs_trained"] == 3).all()
+    assert b[names].equals(t[names])
+    assert np.abs(b["val_accuracy"] - t["val_accuracy"]).max() <= ACCURACY_TOLERANCE
+    assert b["val_accuracy"].max() > 0.9  # it really trained
+    for trial_b, trial_t in zip(b["trial"], t["trial"]):
+        curve_b, curve_t = batched.runs[trial_b], thread.runs[trial_t]
+        np.testing.assert_allclose(curve_b["val_loss"], curve_t["val_loss"], rtol=LOSS_RTOL)
+        np.testing.assert_allclose(curve_b["train_loss"], curve_t["train_loss"], rtol=LOSS_RTOL)
+    assert batched.best == thread.best and batched.progress["complete"] == 8
+
+
+def test_trials_split_into_groups_by_structure(digits):
+    space = tw.Space(lr=[1e-2, 3e-2], layers=[1, 2], dropout=[0.0, 0.2])
+    executor = BatchedExecutor(group_size=8)
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), executor=executor, seed=1)
+    table = sw.table()
+    assert len(table) == 8 and set(table["status"]) == {"complete"} and table["val_accuracy"].min() > 0.5
+    layers = dict(zip(table["trial"], table["layers"]))
+    assert sorted(len(g) for g in executor.groups) == [4, 4]
+    assert all(len({layers[n] for n in group}) == 1 for group in executor.groups)
+    assert executor.fallbacks == []
+
+
+@pytest.mark.parametrize("strategy", ["random", "bayes"])
+def test_random_and_bayes_sweeps_run_batched(digits, strategy):
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), weight_decay=tw.LogUniform(1e-6, 1e-2))
+    n, size = (6, 3) if strategy == "random" else (24, 8)  # bayes: the third group comes from TPE
+    sw = tw.sweep(digits, space, strategy=strategy, n_trials=n, base=BASE.replace(epochs=1, units=16),
+                  executor="batched", group_size=size, seed=0)
+    table = sw.table()
+    assert len(table) == n and set(table["status"]) == {"complete"}
+    assert table["lr"].between(1e-3, 1e-1).all()
+    last_group = table[table["trial"] >= n - size]
+    assert last_group["lr"].nunique() == size  # asked together, yet not the same suggestion
+    if strategy == "bayes":
+        assert isinstance(sw.study.sampler, optuna.samplers.TPESampler) and sw.study.sampler._constant_liar
+
+
+def test_pruning_drops_members_and_saves_epochs(digits):
+    epochs, n = 5, 9
+    executor = BatchedExecutor(group_size=n)
+    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-4, 1.0)), strategy="random", n_trials=n,
+                  base=BASE.replace(epochs=epochs, optimizer="sgd"), pruner="halving", executor=executor, seed=0)
+    table = sw.table()
+    assert executor.groups == [list(range(n))]
+    pruned, complete = table[table["status"] == "pruned"], table[table["status"] == "complete"]
+    assert len(pruned) >= 2 and len(complete) >= 1, table
+    assert (pruned["epochs_trained"] < epochs).all() and (complete["epochs_trained"] == epochs).all()
+    assert table["epochs_trained"].sum() < n * epochs
+    assert all(len(sw.runs[t]) == e for t, e in zip(table["trial"], table["epochs_trained"]))
+
+
+def test_a_diverging_member_fails_alone(digits):
+    space = tw.Space(lr=[1e-2, 3e-2, 100.0])
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(optimizer="sgd"), executor="batched")
+    table = sw.table().set_index("lr")
+    assert table.loc[100.0, "status"] == "failed" and "diverged" in table.loc[100.0, "error"]
+    assert list(table.loc[[1e-2, 3e-2], "status"]) == ["complete", "complete"]
+    assert list(table.loc[[1e-2, 3e-2], "epochs_trained"]) == [3, 3]
+    assert sw.progress["failed"] == 1 and sw.table().iloc[-1]["lr"] == 100.0  # failed trials rank last
+
+
+def test_stop_ends_every_member(digits):
+    executor = BatchedExecutor(group_size=4)
+    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="random", n_trials=8,
+                  base=BASE.replace(epochs=200), executor=executor, seed=0, background=True)
+    deadline = time.time() + 30
+    while not any(len(r.rows) >= 1 for r in sw.records()) and time.time() < deadline:
+        time.sleep(0.02)
+    started = time.time()
+    sw.stop()
+    assert sw.wait(timeout=30) == "stopped"
+    assert time.time() - started < 10
+    table = sw.table()
+    assert len(table) == 4 and set(table["status"]) == {"stopped"}  # no trial after the stop
+    assert (table["epochs_trained"] < 200).all()
+
+
+def test_cnn_with_batch_norm_falls_back_to_the_thread_path(digits_images):
+    space = tw.Space(lr=[1e-2, 3e-2])
+    base = BASE.replace(model="cnn", layers=1, units=8, epochs=1)
+    executor = BatchedExecutor(group_size=4)
+    with pytest.warns(UserWarning, match="one after another.*batch norm"):
+        batched = tw.sweep(digits_images, space, strategy="grid", base=base, executor=executor, seed=0)
+    assert executor.groups == [] and executor.fallbacks == [
+        {"trials": [0, 1], "reason": executor.fallbacks[0]["reason"]}]
+    assert "BatchNorm2d" in executor.fallbacks[0]["reason"]
+    thread = tw.sweep(digits_images, space, strategy="grid", base=base, seed=0)
+    key = ["trial", "status", "val_accuracy", "epochs_trained", "lr"]
+    assert batched.table()[key].equals(thread.table()[key])  # the very same training
+    assert set(batched.table()["status"]) == {"complete"}
+
+
+def test_storage_reloads_the_same_table(digits, tmp_path):
+    url = f"sqlite:///{tmp_path / 'batched.db'}"
+    space = tw.Space(lr=[1e-2, 3e-2], dropout=[0.0, 0.3])
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), executor="batched", group_size=4,
+                  storage=url, name="batched-grid", pruner="median", seed=0)
+    loaded = tw.load_sweep(url, "batched-grid")
+    key = ["rank", "trial", "status", "val_accuracy", "epochs_trained", "lr", "dropout"]
+    assert loaded.table()[key].equals(sw.table()[key])
+    assert loaded.curves()[["trial", "epoch", "val_loss"]].equals(sw.curves()[["trial", "epoch", "val_loss"]])
+    assert loaded.best == sw.best and math.isclose(loaded.best_value, sw.best_value)
+
+
+def test_executor_names_and_group_size_are_checked():
+    assert "batched" in EXECUTORS
+    executor = make_executor("batched", group_size=32)
+    assert isinstance(executor, BatchedExecutor) and isinstance(executor, Executor) and executor.slots == 32
+    assert make_executor("batched").slots == 16
+    for bad in (0, -1, 2.5, True, "8"):
+        with pytest.raises(ValueError, match="group_size=.* is not allowed: must be an integer >= 1"):
+            BatchedExecutor(group_size=bad)
+    with pytest.raises(ValueError, match="group_size=8 only applies to executor='batched'"):
+        make_executor("thread", group_size=8)
+
+
+def test_bad_group_size_fails_before_any_trial(digits, tmp_path):
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    with pytest.raises(ValueError, match="group_size=0"):
+        tw.sweep(digits, tw.Space(lr=[0.01]), executor="batched", group_size=0, storage=url)
+    assert optuna.get_all_study_summaries(storage=url) == []

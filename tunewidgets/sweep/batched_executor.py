@@ -1,0 +1,205 @@
+"""Batched executor: trials whose network structure agrees train together, in one vectorized pass.
+
+On small models a step's overhead, not its arithmetic, dominates; training a group of trials as one
+stacked computation (``engine.batched.train_batched``) multiplies sweep throughput.
+
+- What is batched: trials that agree on model kind, layers, units, activation, batch size, epochs
+  and device (``engine.batched.STRUCTURE``), up to ``group_size`` at a time. Learning rate,
+  momentum, weight decay, L1, dropout rate, optimizer, schedule and seed stay per member. Groups
+  train one after another in a kernel thread, on the kernel's device, as the thread executor does.
+- Each member has its own shuffling order (its own generator, seeded with its seed) and its own
+  dropout masks (drawn for the whole group from one generator, so with dropout a member's curve is
+  statistically, not bitwise, the one the thread executor gives; without dropout they agree to
+  float rounding).
+- Each member is an ordinary trial: it reports every epoch to its reporter, so the table, live
+  curves, pruning and storage behave as with the thread executor. A pruned or stopped member ends
+  at the next epoch boundary (``sweep.stop()`` stopping every member ends the epoch at once); a
+  diverging member ends diverged (failed in the table) and the rest go on. A member's ``seconds``
+  is its group's wall time until it ended (members train at the same time).
+- Pausing is not per member: members share every step, so pausing one would pause its group.
+- Groups that cannot be batched (a factory building different layers, batch norm, data read
+  through a DataLoader, an estimator sweep, ...) run one after another exactly as
+  ``executor="thread"`` runs them; a warning names the reason and ``fallbacks`` keeps it.
+- Bayesian strategies: the sweep asks a group's worth of trials before telling any; TPE's constant
+  liar (and the GP sampler's handling of running trials) keeps one group's suggestions apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from concurrent.futures import Future
+from typing import Any
+
+from ..engine.batched import STRUCTURE, can_batch, train_batched
+from ..engine.callbacks import Callback
+from ..hparams import HParams
+from .executors import LocalChannel
+from .objectives import TorchObjective, _Reporting, error_text, run_objective, trial_result
+from .protocol import TrialJob, TrialResult
+
+LINGER_SECONDS = 0.2  # wait this long for a group to fill after the last trial arrived
+
+
+def check_group_size(group_size: Any) -> int:
+    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
+        raise ValueError(f"group_size={group_size!r} is not allowed: must be an integer >= 1 "
+                         f"(how many trials train together, e.g. 16)")
+    return group_size
+
+
+def structure_key(params: dict[str, Any]) -> tuple:
+    """What must agree for trials to share a group (a model factory counts by identity)."""
+    return tuple((name, v if isinstance(v, (str, int, float, type(None))) else id(v))
+                 for name, v in ((n, params.get(n)) for n in (*STRUCTURE, "device")))
+
+
+class _Resolve(Callback):
+    """Sets a member's future the moment it ends, so the sweep records it while the group goes on."""
+
+    def __init__(self, future: Future, objective: TorchObjective, started: float) -> None:
+        self.future, self.objective, self.started = future, objective, started
+
+    def on_train_end(self, run) -> None:
+        if not self.future.done():
+            self.future.set_result(trial_result(run, self.objective.metric, self.objective.direction,
+                                                self.started))
+
+
+class BatchedExecutor:
+    """Trains up to ``group_size`` structurally equal trials at once, in the kernel. See the module docstring.
+
+    Example::
+
+        sw = tw.sweep(data, tw.Space(lr=tw.LogUniform(1e-4, 1e-1), dropout=[0.0, 0.2]), n_trials=32,
+                      executor="batched", group_size=16)
+    """
+
+    def __init__(self, group_size: int = 16) -> None:
+        self.group_size = self.slots = check_group_size(group_size)
+        self.groups: list[list[int]] = []  # trial numbers trained together, group by group
+        self.fallbacks: list[dict[str, Any]] = []  # {"trials": [...], "reason": "..."} run one after another
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def open(self, objective: Any) -> None:
+        self.objective = objective
+        self.channel = LocalChannel()
+        self._queue: list[tuple[TrialJob, Future]] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._last_arrival = 0.0
+        self._warned: set[str] = set()
+        self._thread = threading.Thread(target=self._loop, name="tunewidgets-batched", daemon=True)
+        self._thread.start()
+
+    def submit(self, jobs: list[TrialJob]) -> list[Future]:
+        futures = [Future() for _ in jobs]
+        with self._cond:
+            for job in jobs:
+                self.channel.reporters[job.number] = job.reporter
+            self._queue.extend(zip(jobs, futures))
+            self._last_arrival = time.monotonic()
+            self._cond.notify_all()
+        return futures
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join()
+
+    # ---- the worker thread -----------------------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and not self._closed:
+                    self._cond.wait()
+                if not self._queue:
+                    return
+                while len(self._queue) < self.group_size and not self._closed:  # let a group fill up
+                    left = self._last_arrival + LINGER_SECONDS - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._cond.wait(left)
+                batch = self._take()
+            try:
+                self._run(batch)
+            except BaseException as e:  # noqa: BLE001 - never leave a trial without a result
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(TrialResult("failed", error=error_text(e)))
+
+    def _take(self) -> list[tuple[TrialJob, Future]]:
+        """The oldest trial and those queued after it with the same structure, up to ``group_size``."""
+        key = structure_key(self._queue[0][0].params)
+        batch, rest = [], []
+        for item in self._queue:
+            same = len(batch) < self.group_size and structure_key(item[0].params) == key
+            (batch if same else rest).append(item)
+        self._queue = rest
+        return batch
+
+    def _run(self, batch: list[tuple[TrialJob, Future]]) -> None:
+        live = []
+        for job, future in batch:
+            if job.reporter.stop_status:  # stopped while it waited: no epoch, as a queued thread trial
+                future.set_result(TrialResult(job.reporter.stop_status))
+            else:
+                live.append((job, future))
+        if len(live) < 2:
+            return self._one_by_one(live)
+        if not isinstance(self.objective, TorchObjective):
+            return self._fall_back(live, "only sweeps of torch models (tw.sweep) are batched")
+        members, rest = [], []
+        for job, future in live:
+            try:
+                HParams.from_dict(job.params)
+                members.append((job, future))
+            except ValueError:  # the thread path reports the same error
+                rest.append((job, future))
+        ok, why = can_batch([job.params for job, _ in members], self.objective.data) if len(members) > 1 \
+            else (False, "")
+        if not ok:
+            return self._fall_back(members + rest, why) if why else self._one_by_one(members + rest)
+        self._train_group(members)
+        self._one_by_one(rest)
+
+    def _train_group(self, members: list[tuple[TrialJob, Future]]) -> None:
+        from ..engine.run import Run
+
+        objective: TorchObjective = self.objective
+        started = time.perf_counter()
+        runs, trained = [], []
+        for job, future in members:
+            try:
+                runs.append(Run(objective.data, HParams.from_dict(job.params), name=f"trial {job.number}",
+                                callbacks=[_Reporting(job.number, self.channel), _Resolve(future, objective, started)]))
+                trained.append((job, future))
+            except Exception as e:  # noqa: BLE001 - as the thread path reports it
+                future.set_result(TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started))
+        self.groups.append([job.number for job, _ in trained])
+        try:
+            train_batched(objective.data, runs=runs)
+        except Exception as e:  # noqa: BLE001 - the group could not run: its members fail with the reason
+            for _, future in trained:
+                if not future.done():
+                    future.set_result(TrialResult("failed", error=error_text(e),
+                                                  seconds=time.perf_counter() - started))
+        for run, (_, future) in zip(runs, trained):  # a member whose end callback did not run
+            if not future.done():
+                future.set_result(trial_result(run, objective.metric, objective.direction, started))
+
+    def _fall_back(self, items: list[tuple[TrialJob, Future]], reason: str) -> None:
+        numbers = [job.number for job, _ in items]
+        self.fallbacks.append({"trials": numbers, "reason": reason})
+        if reason not in self._warned:
+            self._warned.add(reason)
+            warnings.warn(f"executor='batched': trials {numbers} run one after another as with "
+                          f"executor='thread', because {reason}", stacklevel=1)
+        self._one_by_one(items)
+
+    def _one_by_one(self, items: list[tuple[TrialJob, Future]]) -> None:
+        """The thread executor's path: each trial trained on its own, in this thread."""
+        for job, future in items:
+            future.set_result(run_objective(self.objective, job.number, job.params, self.channel))

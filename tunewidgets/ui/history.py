@@ -28,7 +28,7 @@ class RunHistoryTable(widgets.VBox):
     def __init__(self, metric: str = "val_accuracy", header: list[str] | None = None, columns: str | None = None,
                  tooltip: str = "load these hyperparameters into the controls", **kwargs: Any) -> None:
         self.header = list(header) if header is not None else history_header(metric)
-        self.tooltip = tooltip
+        self.row_tooltip = tooltip  # (``tooltip`` is the box's own synced trait)
         self.row_buttons: list[widgets.Button] = []
         self._rows: list[list[widgets.Label]] = []
         self._cells: list[list[str]] = []
@@ -51,7 +51,7 @@ class RunHistoryTable(widgets.VBox):
         """Append a row of cell texts (the first is the row's button); return its index."""
         index = len(self._rows)
         cells = list(cells)
-        button = widgets.Button(description=cells[0], tooltip=self.tooltip,
+        button = widgets.Button(description=cells[0], tooltip=self.row_tooltip,
                                 layout=widgets.Layout(width="88px", height="26px"))
         button.add_class("tw-history-row")
         button.on_click(lambda _b, i=index: self.select(i))

@@ -30,7 +30,8 @@ def test_progress_line_while_running_and_after():
     assert format_sweep_progress(p, "running") == "3/6 trials · 1 running · 1 pruned · 0 failed · ETA 0:06"
     assert format_sweep_progress(progress(done=0, n_trials=4, running=1), "running").endswith("ETA -:--")
     done = progress(done=4, n_trials=4, failed=1, stopped=1)
-    assert format_sweep_progress(done, "stopped") == "4/4 trials · 0 running · 0 pruned · 1 failed · 1 stopped · stopped"
+    assert format_sweep_progress(done, "stopped") == ("4/4 trials · 0 running · 0 pruned · 1 failed · 1 stopped"
+                                                      " · stopped")
 
 
 def test_best_text():

@@ -76,6 +76,7 @@ def test_launch_runs_the_space_edited_in_the_widgets(finished):
     panel, _, sweep, info = finished
     assert panel.space == tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), units=tw.Choice([16, 48]))
     assert sweep.space == panel.space and sweep.base == BASE
+    assert sweep.info["strategy"] == "grid" and sweep.info["pruner"] is None  # "none" in the dropdown
     table = sweep.table()
     assert len(table) == 4 and set(table["status"]) == {"complete"}
     assert sorted(zip(table["lr"], table["units"])) == [(1e-3, 16), (1e-3, 48), (1e-1, 16), (1e-1, 48)]
@@ -190,6 +191,27 @@ def test_stop_ends_the_sweep_and_keeps_finished_trials(digits):
 def include_and_set(panel, name, text):
     panel.editor.rows[name].include.value = True
     panel.editor.rows[name].inputs["values"].value = text
+
+
+def test_the_pruner_picked_in_the_panel_prunes_and_pruned_trials_fade(digits):
+    panel = SweepPanel(digits, tw.Space(lr=tw.LogUniform(1e-4, 1e-1)), base=BASE.replace(epochs=4), seed=0)
+    panel.settings["pruner"].value = "halving"
+    panel.settings["n_trials"].value = 6
+    panel.buttons["launch"].click()
+    assert panel.wait(60) == "completed"
+    sweep = panel.sweep
+    assert sweep.info["pruner"] == "halving"
+    table = sweep.table()
+    pruned = list(table.loc[table["status"] == "pruned", "trial"])
+    assert pruned and (table.loc[table["status"] == "pruned", "epochs_trained"] < 4).all()
+    data = panel.curves.source.data
+    for trial, color, alpha in zip(data["trial"], data["color"], data["alpha"]):
+        assert ((color, alpha) == FADED) == (trial in pruned)
+    assert panel.patch_calls == len(pruned)  # one restyle per pruned trial
+    assert f"{len(pruned)} pruned" in panel.status.value
+    statuses = [panel.table.cells(i)[2] for i in range(len(panel.table))]
+    assert statuses == list(table["status"]) and statuses[-len(pruned):] == ["pruned"] * len(pruned)
+    assert panel.curves.best_trial not in pruned
 
 
 @pytest.mark.parametrize("edit, words", [

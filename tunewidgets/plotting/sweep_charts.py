@@ -80,7 +80,7 @@ def metric_figures(table: Any, metric: str, params: Sequence[str], log: Sequence
                 kwargs["x_axis_type"] = "log"
         fig = figure(title=f"{metric} vs {name}", width=width, height=height, tools=TOOLS, x_axis_label=name,
                      y_axis_label=metric, name=f"tw-sweep-vs-{name}", **kwargs)
-        source = ColumnDataSource(data, name=f"tw-sweep-vs-{name}")
+        source = ColumnDataSource(data, name=f"tw-sweep-vs-{name}-data")
         fig.scatter("x", "y", source=source, color="color", size=9, alpha=0.8)
         fig.add_tools(HoverTool(tooltips=[("trial", "@trial"), (name, "@x"), (metric, "@y{0.0000}"),
                                           ("status", "@status")]))
@@ -129,7 +129,7 @@ def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], 
     mapper = LinearColorMapper(palette=palette, low=min(metrics, default=0.0), high=max(metrics, default=1.0))
     fig = figure(title=f"parallel coordinates (color: {metric})", width=width, height=height, tools=TOOLS,
                  x_range=Range1d(-0.3, len(axes) - 0.7), y_range=Range1d(-0.12, 1.12), name="tw-sweep-parallel")
-    source = ColumnDataSource(data, name="tw-sweep-parallel")
+    source = ColumnDataSource(data, name="tw-sweep-parallel-lines")
     lines = fig.multi_line("xs", "ys", source=source, line_color={"field": "value", "transform": mapper},
                            line_width=2, line_alpha=0.8)
     fig.add_tools(HoverTool(renderers=[lines], tooltips=[("trial", "@trial"), (metric, "@value{0.0000}"),

@@ -77,14 +77,16 @@ class DimensionRow(widgets.HBox):
                                                  layout=widgets.Layout(width="290px"))
         else:
             number = widgets.IntText if self.kind is IntRange else (lambda **k: widgets.FloatText(step=None, **k))
-            self.inputs["low"] = number(value=dim.low, description="low", layout=widgets.Layout(width="95px"), style={"description_width": "28px"})
-            self.inputs["high"] = number(value=dim.high, description="high", layout=widgets.Layout(width="95px"),
+            self.inputs["low"] = number(value=dim.low, description="low", layout=widgets.Layout(width="115px"),
+                                        style={"description_width": "28px"})
+            self.inputs["high"] = number(value=dim.high, description="high", layout=widgets.Layout(width="115px"),
                                          style={"description_width": "32px"})
             if self.kind is IntRange:
                 self.step = dim.step
             else:
-                self.inputs["n"] = widgets.IntText(value=dim.n, description="grid n", layout=widgets.Layout(width="95px"),
-                                                   style={"description_width": "45px"})
+                self.inputs["n"] = widgets.IntText(value=dim.n, description="grid n",
+                                                   style={"description_width": "45px"},
+                                                   layout=widgets.Layout(width="115px"))
         super().__init__([self.include, label, *self.inputs.values()])
         self.add_class(f"tw-space-{name}")
         self.include.observe(lambda _c: self._enable(), names="value")

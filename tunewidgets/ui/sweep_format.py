@@ -51,8 +51,8 @@ def sweep_header(metric: str, params: Sequence[str]) -> list[str]:
     return ["trial", "rank", "status", metric, "epochs", "time", *[p.replace("_", " ") for p in params], "error"]
 
 
-def sweep_cells(row: Mapping[str, Any], metric: str, params: Sequence[str], param_columns: Mapping[str, str] | None = None
-                ) -> list[str]:
+def sweep_cells(row: Mapping[str, Any], metric: str, params: Sequence[str],
+                param_columns: Mapping[str, str] | None = None) -> list[str]:
     """One row of the ranked table (a row of ``Sweep.table()`` as a dict), in the order of ``sweep_header``.
 
     ``param_columns`` maps a parameter to its table column where they differ (``param_<name>``).

@@ -28,8 +28,8 @@ from .space_editor import SpaceEditor
 from .sweep_format import format_best, format_sweep_progress, sweep_cells, sweep_header
 
 STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"))
-PRUNERS = (("none", None), ("median", "median"), ("halving", "halving"), ("hyperband", "hyperband"))
-EXECUTORS = (("thread (in the kernel)", "thread"), ("process pool", "process"), ("dask (local cluster)", "dask"))
+PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
+EXECUTORS = ("thread", "process", "dask")
 BAR_STYLES = {"running": "info", "completed": "success", "stopped": "warning", "failed": "danger"}
 TABLE_REFRESH = 1.0  # seconds between refreshes of running rows (finished trials refresh at once)
 SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
@@ -97,7 +97,7 @@ class SweepPanel(widgets.VBox):
         self.settings = {
             "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **SETTING),
             "n_trials": widgets.IntText(value=n_trials, description="trials", **SETTING),
-            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner, description="pruner", **SETTING),
+            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **SETTING),
             "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **SETTING),
             "epochs": widgets.IntText(value=self.base.epochs, description="epochs/trial", **SETTING),
         }
@@ -191,9 +191,10 @@ class SweepPanel(widgets.VBox):
         if errors:
             raise ValueError("; ".join(errors))
         s = {k: w.value for k, w in self.settings.items()}
+        pruner = None if s["pruner"] == "none" else s["pruner"]
         with _quiet_optuna() as level:
             sw = run_sweep(self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
-                           base=self.base.replace(epochs=s["epochs"]), pruner=s["pruner"], executor=s["executor"],
+                           base=self.base.replace(epochs=s["epochs"]), pruner=pruner, executor=s["executor"],
                            seed=self.seed, background=True)
         if self._optuna_level is None:  # the level before the first of back-to-back sweeps
             self._optuna_level = level
@@ -383,15 +384,17 @@ class SweepPanel(widgets.VBox):
         self._show_best()
         sw = self.sweep
         if sw.error is not None:
-            self.message.value = f"<span style='color:#c62828'>&#9888; the sweep failed: {_escape(repr(sw.error))}</span>"
+            text = _escape(f"the sweep failed: {sw.error!r}")
+            self.message.value = f"<span style='color:#c62828'>&#9888; {text}</span>"
         if self.show_charts and any(r.status == "complete" for r in sw.records()):
             from bokeh.layouts import column, row
 
             from ..plotting.sweep_charts import sweep_charts
 
             figures = sweep_charts(sw)
-            grid = [row(*figures[i:i + 3]) for i in range(0, len(figures) - 1, 3)]
-            self.charts.children = [widgets.HTML("<b>Finished sweep</b>"), BokehView(column(*grid, figures[-1]))]
+            scatters, parallel = figures[:-1], figures[-1]
+            grid = [row(*scatters[i:i + 3]) for i in range(0, len(scatters), 3)]
+            self.charts.children = [widgets.HTML("<b>Finished sweep</b>"), BokehView(column(*grid, parallel))]
 
     # ---- display ---------------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs: Any):

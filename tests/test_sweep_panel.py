@@ -11,7 +11,7 @@ from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
 import tunewidgets as tw
 from tunewidgets.plotting.sweep_curves import FADED
 from tunewidgets.ui import TrainPanel
-from tunewidgets.ui.sweep_panel import SweepPanel
+from tunewidgets.ui.sweep_panel import SweepPanel, _Feed
 
 BASE = tw.HParams(units=32, layers=1, batch_size=128, epochs=3, seed=1, device="cpu")
 
@@ -160,6 +160,21 @@ def test_echoed_stream_and_patch_events_from_the_page_are_ignored(finished):
         panel.plots._sync_model(panel.plots, dict(content), [])
     assert panel.curves.rows() == 12 and panel.plots.echoes_ignored == 2
     assert source.data["alpha"][0] != 0.1
+
+
+def test_epochs_that_arrive_with_a_trials_result_still_reach_the_plot(finished, digits):
+    """Process and Dask workers can finish before their last epoch events are relayed: the finished
+    trial's record completes its curve, and a relayed event arriving after that is not drawn twice."""
+    _, _, sweep, _ = finished
+    panel = SweepPanel(digits, base=BASE)
+    panel.sweep = sweep
+    ends = [tw.MetricEvent(f"trial-{r.number}", "status", len(r.rows), 0, {"status": r.status, "trial": r.number})
+            for r in sweep.records()]
+    panel._deliver(_Feed(sweep), ends)  # the status events only: no epoch event came through
+    assert panel.curves.rows() == 12
+    late = [tw.MetricEvent("trial-0", "epoch", 3, 0, {"val_accuracy": 0.5, "trial": 0})]
+    panel._deliver(_Feed(sweep), late)
+    assert panel.curves.rows() == 12 and panel.curves.rows(0) == 3
 
 
 def test_stop_ends_the_sweep_and_keeps_finished_trials(digits):

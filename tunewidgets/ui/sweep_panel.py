@@ -20,6 +20,7 @@ from ..hparams import HParams, as_hparams, check_field
 from ..plotting.sweep_curves import SweepCurves
 from ..space import Space
 from ..sweep import Sweep, sweep as run_sweep
+from ..sweep.executors import EXECUTORS
 from ..sweep.results import param_columns
 from .bokeh_view import BokehView, load_bokehjs
 from .history import RunHistoryTable
@@ -29,7 +30,6 @@ from .sweep_format import format_best, format_sweep_progress, sweep_cells, sweep
 
 STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"))
 PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
-EXECUTORS = ("thread", "process", "dask")
 BAR_STYLES = {"running": "info", "completed": "success", "stopped": "warning", "failed": "danger"}
 TABLE_REFRESH = 1.0  # seconds between refreshes of running rows (finished trials refresh at once)
 SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
@@ -126,7 +126,7 @@ class SweepPanel(widgets.VBox):
         self.stream_calls = self.patch_calls = 0
         self.valid = True
         self._row_trials: list[int] = []
-        self._seeded: set[tuple[int, int]] = set()
+        self._plotted: dict[int, int] = {}  # the last epoch plotted of each trial
         self._table_dirty = False
         self._table_refreshed = 0.0
         self._finalized = True
@@ -206,7 +206,7 @@ class SweepPanel(widgets.VBox):
         self.table = self._new_table(list(space.names))
         self.table_box.children = [self.table]
         self._row_trials = []
-        self._seeded.clear()
+        self._plotted.clear()
         self.message.value = ""
         self.best_label.value = ""
         self._pump.watch(_Feed(sw))
@@ -301,11 +301,21 @@ class SweepPanel(widgets.VBox):
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
     def _seed_from(self, sw: Sweep) -> None:
-        """Plot what the sweep recorded before the pump listened (its events are then skipped once)."""
-        points: dict[int, list] = {}
-        for r in sw.records():
-            points[r.number] = [(int(row["epoch"]), _finite(row.get(self.metric))) for row in r.rows]
-            self._seeded.update((r.number, e) for e, _ in points[r.number])
+        """Plot what the sweep recorded before the pump listened."""
+        self._plot_recorded(sw.records(), {})
+
+    def _plot_recorded(self, records: list, points: dict[int, list]) -> None:
+        """Add recorded epochs the plot has not shown yet to ``points``, then stream them all at once.
+
+        A worker's last epochs can reach the sweep with its result rather than as events (process and
+        Dask executors): a finished trial's record is the complete curve.
+        """
+        for r in records:
+            last = self._plotted.get(r.number, 0)
+            extra = [(int(row["epoch"]), _finite(row.get(self.metric))) for row in r.rows if int(row["epoch"]) > last]
+            if extra:
+                points.setdefault(r.number, []).extend(extra)
+                self._plotted[r.number] = extra[-1][0]
         self.stream_calls += self.curves.stream(points)
 
     def _deliver(self, feed: _Feed, events: list) -> None:
@@ -316,15 +326,16 @@ class SweepPanel(widgets.VBox):
         for e in events:
             trial = e.values.get("trial")
             if e.kind == "epoch":
-                if (trial, e.epoch) in self._seeded:
-                    self._seeded.discard((trial, e.epoch))
+                if e.epoch <= self._plotted.get(trial, 0):  # seeded from the record already
                     continue
                 points[trial].append((e.epoch, _finite(e.values.get(self.metric))))
+                self._plotted[trial] = e.epoch
             elif e.kind == "status":
                 self._table_dirty = True
                 if e.values.get("status") != "running":
                     finished.append((trial, e.values.get("status")))
-        self.stream_calls += self.curves.stream(points)
+        numbers = {trial for trial, _ in finished}
+        self._plot_recorded([r for r in feed.sweep.records() if r.number in numbers] if numbers else [], points)
         for trial, status in finished:
             self.patch_calls += self.curves.finish(trial, status)
         if finished:

@@ -2,6 +2,7 @@
 
 from .bokeh_view import BokehView, load_bokehjs
 from .controls import HParamsControls
+from .sweep_panel import SweepPanel
 from .train_panel import TrainPanel
 
-__all__ = ["BokehView", "HParamsControls", "TrainPanel", "load_bokehjs"]
+__all__ = ["BokehView", "HParamsControls", "SweepPanel", "TrainPanel", "load_bokehjs"]

@@ -52,7 +52,9 @@ class _Feed:
 
 @contextlib.contextmanager
 def _quiet_optuna():
-    """Optuna's INFO lines (one per trial) would flood the cell; warnings still show."""
+    """Optuna's INFO lines (one per trial) would flood the cell; warnings still show. The quiet level
+    stays after the block (the sweep runs on) and the panel restores the yielded one when it ends;
+    a failed launch restores it at once."""
     import optuna
 
     before = optuna.logging.get_verbosity()

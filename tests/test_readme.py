@@ -1,0 +1,42 @@
+"""What the README shows must run: its Python example, its links and its commands."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_the_readme_example_runs_and_finds_a_good_model():
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert blocks, "the README shows no Python example"
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        namespace: dict = {}
+        for block in blocks:
+            exec(compile(block, "README.md", "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+    sweep, panel = namespace["sweep"], namespace["panel"]
+    table = sweep.table()
+    assert len(table) == 20 and table["rank"].iloc[0] == 1
+    assert sweep.best_value > 0.9
+    assert panel.hparams.lr == sweep.best.lr and panel.hparams.units == sweep.best.units
+
+
+def test_every_local_link_and_image_exists():
+    for target in re.findall(r"\]\(((?!https?://)[^)#]+)\)", README):
+        assert (ROOT / target).exists(), f"README links to a missing file: {target}"
+
+
+def test_the_set_up_commands_name_real_extras_and_notebooks():
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert 'pip install -e ".[test]" && pytest' in README
+    for extra in re.findall(r'pip install -e "\.\[(\w+)\]"', README):
+        assert extra in extras
+    for notebook in re.findall(r"jupyter lab (\S+\.ipynb)", README):
+        assert (ROOT / notebook).exists()

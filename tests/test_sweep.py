@@ -47,6 +47,9 @@ def test_grid_sweep_learns_and_ranks(digits):
     assert len(curves) == 12 and {"trial", "status", "epoch", "val_accuracy", "train_loss"} <= set(curves.columns)
     assert sw.progress | {"elapsed": 0} == {"n_trials": 4, "done": 4, "complete": 4, "pruned": 0, "stopped": 0,
                                             "failed": 0, "running": 0, "elapsed": 0}
+    elapsed = sw.progress["elapsed"]
+    time.sleep(0.05)
+    assert 0 < sw.progress["elapsed"] == elapsed  # a finished sweep's clock stops
 
 
 @pytest.mark.parametrize("strategy", ["random", "bayes", "gp"])

@@ -106,6 +106,7 @@ class Sweep:
         self._done = threading.Event()
         self._planned = len(self._records)
         self._started_at: float | None = None
+        self._ended_at: float | None = None
         self._distributions = distributions(space)
         self._pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
 
@@ -143,6 +144,7 @@ class Sweep:
         self.status = "running"
         self._planned += n_trials
         self._started_at = time.time()
+        self._ended_at = None
         if background:
             self._thread = threading.Thread(target=self._drive_safely, args=(executor, n_trials),
                                             name="tunewidgets-sweep", daemon=True)
@@ -188,6 +190,7 @@ class Sweep:
             finally:
                 if self.status == "running":
                     self.status = "stopped" if self._stopping else "completed"
+                self._ended_at = time.time()
                 self._done.set()
 
     def _ask(self) -> TrialJob:
@@ -332,10 +335,11 @@ class Sweep:
 
     @property
     def progress(self) -> dict[str, Any]:
-        """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, running; elapsed."""
+        """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, running; elapsed
+        (seconds since the last start or resume, frozen when the sweep ends)."""
         statuses = [r.status for r in self.records()]
         counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "running")}
-        elapsed = time.time() - self._started_at if self._started_at else 0.0
+        elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
         return {"n_trials": max(self._planned, len(statuses)), "done": len(statuses) - counts["running"],
                 **counts, "elapsed": elapsed}
 

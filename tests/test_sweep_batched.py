@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import tunewidgets as tw
+from torch import nn
+
 from tunewidgets.sweep import BatchedExecutor, Executor
 from tunewidgets.sweep.executors import EXECUTORS, make_executor
 
@@ -68,10 +70,12 @@ def test_trials_split_into_groups_by_structure(digits):
 def test_random_and_bayes_sweeps_run_batched(digits, strategy):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), weight_decay=tw.LogUniform(1e-6, 1e-2))
     n, size = (6, 3) if strategy == "random" else (24, 8)  # bayes: the third group comes from TPE
+    executor = BatchedExecutor(group_size=size)
     sw = tw.sweep(digits, space, strategy=strategy, n_trials=n, base=BASE.replace(epochs=1, units=16),
-                  executor="batched", group_size=size, seed=0)
+                  executor=executor, seed=0)
     table = sw.table()
     assert len(table) == n and set(table["status"]) == {"complete"}
+    assert executor.groups[0] == list(range(size)) and len(executor.groups) >= 2
     assert table["lr"].between(1e-3, 1e-1).all()
     last_group = table[table["trial"] >= n - size]
     assert last_group["lr"].nunique() == size  # asked together, yet not the same suggestion
@@ -132,6 +136,25 @@ def test_cnn_with_batch_norm_falls_back_to_the_thread_path(digits_images):
     key = ["trial", "status", "val_accuracy", "epochs_trained", "lr"]
     assert batched.table()[key].equals(thread.table()[key])  # the very same training
     assert set(batched.table()["status"]) == {"complete"}
+
+
+def test_factories_batch_when_they_build_the_same_network(digits):
+    def tanh_net(hp, data):
+        return nn.Sequential(nn.Linear(64, hp.units), nn.Tanh(), nn.Linear(hp.units, data.n_outputs))
+
+    def wider_for_large_lr(hp, data):  # the structure depends on a per-member field: not batchable
+        width = hp.units * (2 if hp.lr > 0.02 else 1)
+        return nn.Sequential(nn.Linear(64, width), nn.Tanh(), nn.Linear(width, data.n_outputs))
+
+    space = tw.Space(lr=[1e-2, 3e-2])
+    same = BatchedExecutor()
+    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(model=tanh_net), executor=same)
+    assert same.groups == [[0, 1]] and set(sw.table()["status"]) == {"complete"}
+    differ = BatchedExecutor()
+    with pytest.warns(UserWarning, match="builds different architectures"):
+        sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(model=wider_for_large_lr), executor=differ)
+    assert differ.groups == [] and len(differ.fallbacks) == 1
+    assert set(sw.table()["status"]) == {"complete"} and sw.table()["val_accuracy"].min() > 0.5
 
 
 def test_storage_reloads_the_same_table(digits, tmp_path):

@@ -399,8 +399,9 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
     else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
     "hyperband" (steps are epochs). ``executor``: "thread" (in the kernel), "process", "dask" (a
     local cluster), a ``distributed.Client``, a scheduler address, or "batched" (in the kernel,
-    ``group_size`` trials of the same network structure trained together; default 16). ``storage``: an Optuna storage
-    URL such as "sqlite:///sweeps.db" to keep the sweep; ``tw.load_sweep`` reads it back.
+    ``group_size`` trials of the same network structure trained together, default 16; see
+    ``sweep.batched_executor``). ``storage``: an Optuna storage URL such as "sqlite:///sweeps.db"
+    to keep the sweep; ``tw.load_sweep`` reads it back.
     The objective is ``metric`` (default: val_accuracy, or val_loss for regression), best over epochs.
 
     Example::

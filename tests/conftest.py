@@ -20,3 +20,15 @@ def digits_images():
 @pytest.fixture(scope="session")
 def regression_data():
     return tw.load_dataset("diabetes")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny models train fastest on one torch thread, and the test suite's Dask and process workers
+    must not oversubscribe a 2-core machine (measured: 15-20x slower when they do)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

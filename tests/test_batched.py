@@ -23,13 +23,6 @@ pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Both sides train on one thread: on a shared 2-core machine more threads only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 SMALL = dict(layers=1, units=32, epochs=3, device="cpu")

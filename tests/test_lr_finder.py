@@ -11,15 +11,6 @@ import tunewidgets as tw
 from tunewidgets.engine.lr_finder import suggest_lr
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tests share a small machine with other test processes: two torch threads each oversubscribe it."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_lr_find_sweeps_the_rate_exponentially_and_suggests_one(digits):

@@ -4,24 +4,16 @@ import pickle
 import subprocess
 import sys
 import textwrap
-import time
 
 import optuna
 import pandas as pd
 import pytest
-import torch
 
 import tunewidgets as tw
 
 BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def in_fresh_process(code: str, tmp_path) -> dict:

@@ -4,8 +4,6 @@ import re
 import tomllib
 from pathlib import Path
 
-import torch
-
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 
@@ -13,14 +11,9 @@ README = (ROOT / "README.md").read_text()
 def test_the_readme_example_runs_and_finds_a_good_model():
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     assert blocks, "the README shows no Python example"
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        namespace: dict = {}
-        for block in blocks:
-            exec(compile(block, "README.md", "exec"), namespace)
-    finally:
-        torch.set_num_threads(threads)
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
     sweep, panel = namespace["sweep"], namespace["panel"]
     table = sweep.table()
     assert len(table) == 20 and table["rank"].iloc[0] == 1

@@ -8,7 +8,6 @@ import time
 
 import optuna
 import pytest
-import torch
 
 import tunewidgets as tw
 from tunewidgets.sweep.executors import ProcessExecutor, make_executor
@@ -17,13 +16,6 @@ from tunewidgets.sweep.protocol import Executor
 BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny MLPs on a busy 2-core machine train fastest on one thread."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def test_grid_sweep_learns_and_ranks(digits):

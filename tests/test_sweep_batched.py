@@ -7,7 +7,6 @@ import time
 import numpy as np
 import optuna
 import pytest
-import torch
 
 import tunewidgets as tw
 from torch import nn
@@ -21,13 +20,6 @@ ACCURACY_TOLERANCE = 1 / 360  # one validation sample of digits
 LOSS_RTOL = 1e-3
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny MLPs on a busy 2-core machine train fastest on one thread."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
 
 
 def by_params(table, names):

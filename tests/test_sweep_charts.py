@@ -17,14 +17,6 @@ SPACE = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), optimizer=tw.Choice(["sgd", 
                  dropout=tw.Uniform(0.0, 0.2, n=2))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

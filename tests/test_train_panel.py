@@ -15,15 +15,6 @@ from tunewidgets.ui import TrainPanel
 FAST = tw.HParams(lr=3e-3, units=32, layers=1, batch_size=128, epochs=3, seed=1)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tests share a small machine with other test processes: two torch threads each oversubscribe it."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def wait_for(predicate, timeout=20.0, interval=0.02):

@@ -13,9 +13,8 @@ import sys
 import threading
 import time
 import uuid
-import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 import pandas as pd

@@ -28,7 +28,7 @@ from .pump import Pump, _finite
 from .space_editor import SpaceEditor
 from .sweep_format import format_best, format_sweep_progress, sweep_cells, sweep_header
 
-STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"))
+STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"), ("bayes (GP)", "gp"))
 PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
 BAR_STYLES = {"running": "info", "completed": "success", "stopped": "warning", "failed": "danger"}
 TABLE_REFRESH = 1.0  # seconds between refreshes of running rows (finished trials refresh at once)

@@ -231,3 +231,25 @@ def test_cuda_runs_release_gpu_memory(digits):
     assert all(r.status == "completed" for r in runs)
     assert torch.cuda.memory_allocated() <= before
     assert next(runs[0].model.parameters()).device.type == "cpu"
+
+
+def test_background_cpu_runs_train_on_their_own_thread_budget(digits):
+    """Two OpenMP teams (the kernel's and the run's) oversubscribe small machines; see engine/device.py."""
+    from tunewidgets.engine import device
+
+    seen = []
+
+    class Threads(tw.Callback):
+        def on_epoch_end(self, run, metrics):
+            seen.append(torch.get_num_threads())
+
+    suite_threads = torch.get_num_threads()
+    torch.set_num_threads(2)  # as in a kernel on a 2-core machine
+    try:
+        run = tw.train(digits, epochs=1, units=8, device="cpu", background=True, callbacks=[Threads()])
+        run.wait()
+        assert seen == [device.BACKGROUND_CPU_THREADS] == [1]
+        assert run.device_label == "cpu (1 thread)"
+        assert torch.get_num_threads() == 2  # the kernel's own setting is untouched
+    finally:
+        torch.set_num_threads(suite_threads)

@@ -41,7 +41,7 @@ from .batched_model import MLPForward, StackedParams, VmapForward
 from .batched_optim import BatchedOptimizer, Schedules
 from .callbacks import Callback, overrides
 from .data import Data
-from .device import resolve_device
+from .device import pin_training_thread, resolve_device
 from .metrics import classification_metrics, regression_metrics
 from .models import build_model
 from .run import Run, check_against_data
@@ -227,6 +227,7 @@ class GroupLoop:
         self.is_mlp = hp.model == "mlp"
 
     def train(self) -> None:
+        pin_training_thread(self.device)
         members = self._start_members()
         if not members:
             return

@@ -16,7 +16,7 @@ import torch
 
 from ..hparams import HParams, as_hparams
 from .data import Data, iterate_batches
-from .device import resolve_device
+from .device import pin_training_thread, resolve_device
 from .models import build_model
 from .run import check_against_data
 from .trainer import loss_function, make_optimizer
@@ -105,6 +105,7 @@ def lr_find(data: Data, hparams: HParams | dict | None = None, start_lr: float =
     hp = as_hparams(hparams)
     check_against_data(hp, data)
     device = resolve_device(hp.device)
+    pin_training_thread(device)
     torch.manual_seed(hp.seed)
     model = build_model(hp, data).to(device)
     model.train()

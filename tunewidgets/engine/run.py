@@ -20,7 +20,7 @@ import torch
 from ..hparams import HParams, as_hparams
 from .callbacks import Callback
 from .data import Data
-from .device import describe_device, resolve_device
+from .device import background_cpu_threads, describe_device, pin_training_thread, resolve_device
 from .events import EventChannel, MetricEvent
 from .metrics import PRIMARY_METRIC
 from .models import build_model, count_parameters, require_images
@@ -118,7 +118,7 @@ class Run:
         """Build the model on its device (errors raise here), then train; return ``self``."""
         if self.status != "pending":
             raise RuntimeError(f"{self.name} was already started (status {self.status!r}); create a new Run")
-        self._prepare()
+        self._prepare(background or threading.current_thread() is not threading.main_thread())
         self._set_status("running")
         self.started_at = time.time()
         if background:
@@ -212,9 +212,10 @@ class Run:
         return f"<Run {self.name!r} {self.status}, {len(self._rows)}/{self.hparams.epochs} epochs{best_text}>"
 
     # ---- used by the training loop -----------------------------------------------------------
-    def _prepare(self) -> None:
+    def _prepare(self, background: bool = False) -> None:
         self.device = resolve_device(self.hparams.device)
-        self.device_label = describe_device(self.device)
+        threads = background_cpu_threads(self.device) if background else None
+        self.device_label = describe_device(self.device, threads)
         torch.manual_seed(self.hparams.seed)
         self.model = build_model(self.hparams, self.data).to(self.device)
 
@@ -223,6 +224,7 @@ class Run:
 
         loop = None
         try:
+            pin_training_thread(self.device)
             for cb in self.callbacks:
                 cb.on_train_start(self)
             loop = TrainingLoop(self)

@@ -9,6 +9,7 @@ from bokeh.core.serialization import Serializer
 from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
 
 import tunewidgets as tw
+from waiting import wait_for
 from tunewidgets.plotting.sweep_curves import FADED
 from tunewidgets.ui import TrainPanel
 from tunewidgets.ui.sweep_panel import SweepPanel, _Feed
@@ -18,13 +19,6 @@ BASE = tw.HParams(units=32, layers=1, batch_size=128, epochs=3, seed=1, device="
 
 
 
-def wait_for(predicate, timeout=20.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 def edit_grid(panel, epochs=3):

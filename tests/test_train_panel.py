@@ -10,6 +10,7 @@ from bokeh.document.events import ColumnsStreamedEvent
 from jupyter_bokeh import BokehModel
 
 import tunewidgets as tw
+from waiting import wait_for
 from tunewidgets.ui import TrainPanel
 
 FAST = tw.HParams(lr=3e-3, units=32, layers=1, batch_size=128, epochs=3, seed=1)
@@ -17,13 +18,6 @@ FAST = tw.HParams(lr=3e-3, units=32, layers=1, batch_size=128, epochs=3, seed=1)
 
 
 
-def wait_for(predicate, timeout=20.0, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return False
 
 
 @pytest.fixture

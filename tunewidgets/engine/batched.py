@@ -27,7 +27,6 @@ import math
 import threading
 import time
 import traceback
-import warnings
 import zlib
 from typing import Iterable
 
@@ -195,18 +194,10 @@ def _start(run: Run) -> None:
 
 
 def _finish(run: Run, status: str) -> None:
-    """What ``Run._train`` does after training (kept in step with it)."""
+    """End a member as ``Run._train`` ends a run, with its model in eval mode."""
     if run.model is not None:
         run.model.eval()
-    run._release_device_memory()
-    run.ended_at = time.time()
-    run._set_status(status)
-    for cb in run.callbacks:
-        try:
-            cb.on_train_end(run)
-        except Exception as e:  # noqa: BLE001
-            warnings.warn(f"{type(cb).__name__}.on_train_end raised {e!r}", stacklevel=1)
-    run._done.set()
+    run._finish(status)
 
 
 def _fail(run: Run, error: BaseException) -> None:

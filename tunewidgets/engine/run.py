@@ -237,7 +237,11 @@ class Run:
         finally:
             if loop is not None:
                 loop.release()
-            self._release_device_memory()
+        self._finish(status)
+
+    def _finish(self, status: str) -> None:
+        """End the run: free device memory, set the final status, call ``on_train_end``, wake waiters."""
+        self._release_device_memory()
         self.ended_at = time.time()
         self._set_status(status)
         for cb in self.callbacks:

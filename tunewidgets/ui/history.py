@@ -34,7 +34,7 @@ class RunHistoryTable(widgets.VBox):
         self._cells: list[list[str]] = []
         self._head = [widgets.HTML(f"<b>{h}</b>", layout=CELL) for h in self.header]
         self.grid = widgets.GridBox([], layout=widgets.Layout(
-            grid_template_columns=columns or f"90px 100px 120px 60px repeat({len(self.header) - 4}, auto)",
+            grid_template_columns=columns or f"90px 100px 120px 60px repeat({len(self.header) - 4}, minmax(72px, auto))",
             grid_gap="0 4px", max_height="240px", overflow="auto"))
         self._set_children()
         super().__init__(children=[self.grid], **kwargs)

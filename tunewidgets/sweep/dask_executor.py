@@ -14,7 +14,7 @@ import uuid
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from .executors import Pump
+from .executors import Pump, RemoteExecutor
 from .objectives import run_objective
 from .protocol import TrialJob
 
@@ -76,7 +76,7 @@ def connect(address: str, timeout: float | None = None):
                               f"local cluster") from None
 
 
-class DaskExecutor:
+class DaskExecutor(RemoteExecutor):
     """Run trials on Dask.
 
     ``target`` None starts a ``LocalCluster`` (``n_workers`` processes, default one per core, one
@@ -152,15 +152,9 @@ class DaskExecutor:
                 pass
         return forward
 
-    # ---- protocol --------------------------------------------------------------------------------
-    def submit(self, jobs: list[TrialJob]) -> list[Future]:
-        futures = []
-        for job in jobs:
-            self.pump.reporters[job.number] = job.reporter
-            job.reporter.on_stop(self._forward_stop(job.number))
-            futures.append(self.pool.submit(_run_on_dask, self._objective, job.number, job.params,
-                                            self.channel, self.threads))
-        return futures
+    # ---- protocol (submit comes from RemoteExecutor) --------------------------------------------------
+    def _launch(self, job: TrialJob) -> Future:
+        return self.pool.submit(_run_on_dask, self._objective, job.number, job.params, self.channel, self.threads)
 
     def close(self) -> None:
         try:

@@ -123,7 +123,28 @@ def _run_in_process(number: int, params: dict[str, Any]):
     return run_objective(_WORKER["objective"], number, params, _WORKER["channel"])
 
 
-class ProcessExecutor:
+class RemoteExecutor:
+    """What executors whose trials run elsewhere share: rows come back through ``self.pump`` to each
+    job's reporter, stops go out through ``_forward_stop``, and ``_launch`` starts one trial."""
+
+    pump: Pump
+
+    def _forward_stop(self, number: int) -> Callable[[str], None]:
+        raise NotImplementedError
+
+    def _launch(self, job: TrialJob) -> Future:
+        raise NotImplementedError
+
+    def submit(self, jobs: list[TrialJob]) -> list[Future]:
+        futures = []
+        for job in jobs:
+            self.pump.reporters[job.number] = job.reporter
+            job.reporter.on_stop(self._forward_stop(job.number))
+            futures.append(self._launch(job))
+        return futures
+
+
+class ProcessExecutor(RemoteExecutor):
     """A spawn process pool, ``n_workers`` processes with ``threads`` torch threads each.
 
     The objective (with the data) is shipped once per process; metrics come back through a
@@ -158,13 +179,8 @@ class ProcessExecutor:
                 pass
         return forward
 
-    def submit(self, jobs: list[TrialJob]) -> list[Future]:
-        futures = []
-        for job in jobs:
-            self.pump.reporters[job.number] = job.reporter
-            job.reporter.on_stop(self._forward_stop(job.number))
-            futures.append(self.pool.submit(_run_in_process, job.number, job.params))
-        return futures
+    def _launch(self, job: TrialJob) -> Future:
+        return self.pool.submit(_run_in_process, job.number, job.params)
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)

@@ -54,6 +54,15 @@ KERNEL_JS = """async (code) => {
 }"""
 
 
+# Row counts of a named ColumnDataSource in every live Bokeh view in the page, -1 where a view has no
+# such source (views replaced by a re-render keep an index entry without a document).
+BOKEH_ROWS_JS = """([name, column]) => window.Bokeh.index.roots.filter(view => view.model.document).map(view => {
+  const source = view.model.document.get_model_by_name(name);
+  return source ? source.data[column].length : -1;
+})"""
+# The same, only for the views that hold the source (e.g. a SweepPanel beside a TrainPanel).
+BOKEH_ROWS_WITH_SOURCE_JS = f"(args) => ({BOKEH_ROWS_JS})(args).filter(n => n >= 0)"
+
 def require_chromium() -> str:
     """The Chromium path; skip the test when it is missing, but fail under CI=true."""
     missing = None

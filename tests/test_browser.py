@@ -6,7 +6,7 @@ row counts are compared on both sides here.
 
 import time
 
-from browser import jupyter_lab
+from browser import BOKEH_ROWS_JS, jupyter_lab
 
 SETUP = """\
 import torch
@@ -16,12 +16,7 @@ data = tw.load_dataset("digits")
 panel = tw.TrainPanel(data, tw.HParams(lr=3e-3, units=64, epochs=5000, seed=0))
 panel"""
 
-# Row counts of a named ColumnDataSource in every live Bokeh view in the page (views replaced by a
-# re-render keep an index entry without a document).
-ROWS_JS = """([name, column]) => window.Bokeh.index.roots.filter(view => view.model.document).map(view => {
-  const source = view.model.document.get_model_by_name(name);
-  return source ? source.data[column].length : -1;
-})"""
+ROWS_JS = BOKEH_ROWS_JS
 
 
 def test_train_panel_in_jupyterlab(tmp_path):

@@ -8,7 +8,7 @@ TrainPanel's controls.
 import shutil
 import time
 
-from browser import jupyter_lab
+from browser import BOKEH_ROWS_WITH_SOURCE_JS, jupyter_lab
 
 SCREENSHOT = "/tmp/tunewidgets_sweep_panel.png"
 
@@ -23,11 +23,7 @@ base = tw.HParams(units=32, layers=1, batch_size=128, epochs=4, seed=0, device="
 sweeper = tw.SweepPanel(data, space, base=base, train_panel=train, strategy="grid", n_trials=4)
 sweeper"""
 
-# Row counts of a named ColumnDataSource in every live Bokeh view in the page.
-ROWS_JS = """([name, column]) => window.Bokeh.index.roots.filter(view => view.model.document).map(view => {
-  const source = view.model.document.get_model_by_name(name);
-  return source ? source.data[column].length : -1;
-}).filter(n => n >= 0)"""
+ROWS_JS = BOKEH_ROWS_WITH_SOURCE_JS
 
 
 def test_sweep_panel_in_jupyterlab(tmp_path):

@@ -15,8 +15,8 @@ from torch import nn
 
 import tunewidgets as tw
 from tunewidgets.engine.batched import can_batch, train_batched
-from tunewidgets.engine.batched_optim import BatchedOptimizer, Schedules
-from tunewidgets.engine.trainer import make_optimizer, make_schedule
+from tunewidgets.engine.batched.optim import BatchedOptimizer, Schedules
+from tunewidgets.engine.core import make_optimizer, make_schedule
 
 pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),
               pytest.mark.filterwarnings("ignore:Detected call of")]

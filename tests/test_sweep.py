@@ -10,8 +10,8 @@ import optuna
 import pytest
 
 import tunewidgets as tw
-from tunewidgets.sweep.executors import ProcessExecutor, make_executor
-from tunewidgets.sweep.protocol import Executor
+from tunewidgets.sweeps.executors import ProcessExecutor, make_executor
+from tunewidgets.sweeps.protocol import Executor
 
 BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 
@@ -195,7 +195,7 @@ class GroupExecutor:
     def open(self, objective):
         from concurrent.futures import ThreadPoolExecutor
 
-        from tunewidgets.sweep.executors import LocalChannel
+        from tunewidgets.sweeps.executors import LocalChannel
 
         self.objective, self.channel = objective, LocalChannel()
         self.pool = ThreadPoolExecutor(max_workers=1)

@@ -11,8 +11,8 @@ import pytest
 import tunewidgets as tw
 from torch import nn
 
-from tunewidgets.sweep import BatchedExecutor, Executor
-from tunewidgets.sweep.executors import EXECUTORS, make_executor
+from tunewidgets.sweeps import BatchedExecutor, Executor
+from tunewidgets.sweeps.executors import EXECUTORS, make_executor
 
 BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 # Without dropout a member computes what its own run computes, up to float32 summation order.

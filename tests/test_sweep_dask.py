@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import tunewidgets as tw
-from tunewidgets.sweep import dask_executor
-from tunewidgets.sweep.executors import make_executor
+from tunewidgets.sweeps.executors import dask as dask_executor
+from tunewidgets.sweeps.executors import make_executor
 
 distributed = pytest.importorskip("distributed")
 

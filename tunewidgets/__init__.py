@@ -6,7 +6,8 @@ from .engine import (Callback, Data, DATASETS, EventChannel, Evaluation, MetricE
 from .hparams import FIELDS, HParams
 from .engine.lr_finder import LRFinderResult, lr_find
 from .space import Choice, IntRange, LogUniform, Space, Uniform
-from .sweep import Sweep, load_sweep, sweep, sweep_estimator
+from .objective import Objective
+from .sweeps import Sweep, load_sweep, sweep, sweep_estimator
 
 __version__ = "0.1.0"
 
@@ -14,7 +15,7 @@ __all__ = ["Callback", "Data", "DATASETS", "EventChannel", "FIELDS", "HParams", 
            "build_model", "count_parameters", "describe_device", "load_dataset", "resolve_device", "train",
            "Evaluation", "TensorBoardLogger", "evaluate", "export_runs", "history_frame", "predict", "summary_frame",
            "LRFinderResult", "lr_find", "TrainPanel", "SweepPanel", "show",
-           "Space", "LogUniform", "Uniform", "IntRange", "Choice", "sweep", "Sweep", "load_sweep", "sweep_estimator"]
+           "Objective", "Space", "LogUniform", "Uniform", "IntRange", "Choice", "sweep", "Sweep", "load_sweep", "sweep_estimator"]
 
 
 def __getattr__(name):  # widgets load on first use, so the engine imports without ipywidgets/bokeh

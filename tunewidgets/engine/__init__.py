@@ -1,6 +1,8 @@
 """The training engine: data, models, the training loop and background runs. No widget imports."""
 
 from .callbacks import Callback
+from .checks import require_data
+from .control import RunControl
 from .data import Data
 from .datasets import DATASETS, load_dataset
 from .device import describe_device, resolve_device
@@ -11,6 +13,6 @@ from .models import build_model, count_parameters
 from .run import Run, train
 from .tensorboard import TensorBoardLogger
 
-__all__ = ["Callback", "Data", "DATASETS", "load_dataset", "describe_device", "resolve_device", "EventChannel",
+__all__ = ["Callback", "RunControl", "require_data", "Data", "DATASETS", "load_dataset", "describe_device", "resolve_device", "EventChannel",
            "EventQueue", "MetricEvent", "build_model", "count_parameters", "Run", "train", "Evaluation", "evaluate",
            "predict", "export_runs", "history_frame", "summary_frame", "TensorBoardLogger"]

@@ -1,8 +1,8 @@
 """Learning-rate range test: train briefly while the rate grows exponentially, and suggest one.
 
 A short run from ``start_lr`` to ``end_lr`` shows where the loss starts to fall and where it blows
-up; a good rate lies on the steep part of the fall. It reuses the engine's model builder, optimizer
-and batching so that the test sees the same model the real run will train.
+up; a good rate lies on the steep part of the fall. It reuses the engine's shared core (``core.py``: seeded
+model, optimizer, batching, L1) so that the test sees the same model the real run will train.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import numpy as np
 import torch
 
 from ..hparams import HParams, as_hparams
-from .data import Data, iterate_batches
+from .checks import check_against_data
+from .core import l1_penalty, l1_weights, loss_function, make_generator, make_optimizer, seeded_model, train_batches
+from .data import Data
 from .device import pin_training_thread, resolve_device
-from .models import build_model
-from .run import check_against_data
-from .trainer import loss_function, make_optimizer
 
 SMOOTHING = 0.9  # weight of the running average (bias-corrected, as in fastai's finder)
 EXPLODE_FACTOR = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -69,12 +68,7 @@ def _check_range(start_lr: float, end_lr: float, steps: int) -> None:
 def _endless_batches(data: Data, hp: HParams, device: torch.device, generator: torch.Generator
                      ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     while True:
-        if data.in_memory:
-            x, y, _, _ = data.on(device)
-            yield from iterate_batches(x, y, hp.batch_size, generator)
-        else:
-            for x, y in data.loader("train", hp.batch_size, shuffle=True):
-                yield x.to(device), y.to(device)
+        yield from train_batches(data, hp.batch_size, device, generator)
 
 
 def suggest_lr(lrs: list[float], smoothed: list[float]) -> float:
@@ -106,13 +100,12 @@ def lr_find(data: Data, hparams: HParams | dict | None = None, start_lr: float =
     check_against_data(hp, data)
     device = resolve_device(hp.device)
     pin_training_thread(device)
-    torch.manual_seed(hp.seed)
-    model = build_model(hp, data).to(device)
+    model = seeded_model(hp, data, device)
     model.train()
     optimizer = make_optimizer(hp.replace(lr=start_lr), model)
-    loss_fn = loss_function(data)
-    gen_device = device if device.type == "cuda" else torch.device("cpu")
-    generator = torch.Generator(device=gen_device).manual_seed(hp.seed)
+    loss_fn = loss_function(data.task)
+    weights = l1_weights(model) if hp.l1 > 0 else []
+    generator = make_generator(device, hp.seed)
     factor = (end_lr / start_lr) ** (1 / (steps - 1))
     result = LRFinderResult()
     average, best = 0.0, math.inf
@@ -123,8 +116,8 @@ def lr_find(data: Data, hparams: HParams | dict | None = None, start_lr: float =
             group["lr"] = lr
         x, y = next(batches)
         loss = loss_fn(model(x), y)
-        if hp.l1 > 0:
-            loss = loss + hp.l1 * sum(p.abs().sum() for p in model.parameters() if p.ndim > 1)
+        if weights:
+            loss = loss + l1_penalty(weights, hp.l1)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

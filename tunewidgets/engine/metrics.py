@@ -8,10 +8,6 @@ from __future__ import annotations
 
 import torch
 
-# The metric a sweep optimizes by default, and its direction, per task.
-PRIMARY_METRIC = {"classification": ("val_accuracy", "maximize"), "regression": ("val_loss", "minimize")}
-
-
 def classification_metrics(logits: torch.Tensor, y: torch.Tensor, n_classes: int) -> dict[str, float]:
     """Accuracy, macro F1 and macro recall (classes absent from both ``y`` and predictions score 0,
     as scikit-learn's ``zero_division=0``)."""

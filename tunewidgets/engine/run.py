@@ -2,6 +2,10 @@
 
 The same object serves a script, a test, a sweep worker and the TrainPanel: it owns the status,
 the history and the model, and offers ``pause()``, ``resume()``, ``stop()`` and ``wait()``.
+
+Whatever loop trains it (the single-model loop, a batched group) speaks to it through one public
+training contract: ``begin()``, ``record_epoch(row)``, ``report_batch(...)``, ``end(status)``, and
+polls ``run.control`` for pause and stop requests.
 """
 
 from __future__ import annotations
@@ -18,51 +22,20 @@ import pandas as pd
 import torch
 
 from ..hparams import HParams, as_hparams
+from ..objective import Objective
 from .callbacks import Callback
+from .checks import check_against_data, check_metrics, require_data
+from .control import STOP_STATUSES, RunControl
+from .core import seeded_model
 from .data import Data
 from .device import background_cpu_threads, describe_device, pin_training_thread, resolve_device
 from .events import EventChannel, MetricEvent
-from .metrics import PRIMARY_METRIC
-from .models import build_model, count_parameters, require_images
+from .models import count_parameters
+from .trainer import TrainingLoop
 
 STATUSES = ("pending", "running", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
 FINAL_STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
-STOP_STATUSES = ("stopped", "pruned")
 _names = itertools.count(1)
-
-
-class RunControl:
-    """Flags the training thread polls once per batch: cheap attribute reads, no locks."""
-
-    def __init__(self, on_pause, on_resume) -> None:
-        self.stop_requested = False
-        self.stop_status = "stopped"
-        self.pause_requested = False
-        self._resumed = threading.Event()
-        self._resumed.set()
-        self._on_pause, self._on_resume = on_pause, on_resume
-
-    def stop(self, status: str) -> None:
-        self.stop_status = status
-        self.stop_requested = True
-        self._resumed.set()
-
-    def pause(self) -> None:
-        self.pause_requested = True
-        self._resumed.clear()
-
-    def resume(self) -> None:
-        self.pause_requested = False
-        self._resumed.set()
-
-    def wait_while_paused(self) -> float:
-        """Block the training thread until resumed or stopped; return the seconds spent paused."""
-        started = time.perf_counter()
-        self._on_pause()
-        self._resumed.wait()
-        if not self.stop_requested:
-            self._on_resume()
-        return time.perf_counter() - started
 
 
 class Run:
@@ -82,11 +55,8 @@ class Run:
 
     def __init__(self, data: Data, hparams: HParams | dict | None = None, callbacks: Iterable[Callback] = (),
                  name: str | None = None, metrics: dict[str, Callable] | None = None, **overrides: Any) -> None:
-        if not isinstance(data, Data):
-            raise ValueError(f"data={type(data).__name__} is not allowed: must be a tw.Data "
-                             f"(tw.load_dataset, tw.Data.from_arrays or tw.Data.from_datasets)")
+        self.data = require_data(data)
         self.hparams: HParams = as_hparams(hparams, **overrides)
-        self.data = data
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -103,27 +73,24 @@ class Run:
         self.device_label = ""
         self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.metric, self.direction = PRIMARY_METRIC[data.task]
+        self.objective = Objective.default(data.task)
+        self.control = RunControl(on_pause=lambda: self._set_status("paused"),
+                                  on_resume=lambda: self._set_status("running"))
         self._rows: list[dict[str, Any]] = []
         self._history: pd.DataFrame | None = None
-        self._control = RunControl(on_pause=lambda: self._set_status("paused"),
-                                   on_resume=lambda: self._set_status("running"))
-        self._thread: threading.Thread | None = None
         self._done = threading.Event()
         self._last_batch: dict[str, float] = {}
         check_against_data(self.hparams, data)
 
-    # ---- lifecycle ---------------------------------------------------------------------------
+    # ---- what a user calls ---------------------------------------------------------------------
     def start(self, background: bool = False) -> "Run":
         """Build the model on its device (errors raise here), then train; return ``self``."""
         if self.status != "pending":
             raise RuntimeError(f"{self.name} was already started (status {self.status!r}); create a new Run")
-        self._prepare(background or threading.current_thread() is not threading.main_thread())
-        self._set_status("running")
-        self.started_at = time.time()
+        if not self.begin(background or threading.current_thread() is not threading.main_thread()):
+            return self  # an on_train_start hook failed: the run ended 'failed'
         if background:
-            self._thread = threading.Thread(target=self._train, name=f"tunewidgets {self.name}", daemon=True)
-            self._thread.start()
+            threading.Thread(target=self._train, name=f"tunewidgets {self.name}", daemon=True).start()
         else:
             self._train()
             if self.status == "failed":
@@ -133,10 +100,10 @@ class Run:
     def pause(self) -> None:
         """Pause after the current batch; ``resume()`` continues where it stopped."""
         if not self.done:
-            self._control.pause()
+            self.control.pause()
 
     def resume(self) -> None:
-        self._control.resume()
+        self.control.resume()
 
     def stop(self, status: str = "stopped") -> None:
         """End the run after the current batch; completed epochs stay in the history.
@@ -146,7 +113,7 @@ class Run:
         if status not in STOP_STATUSES:
             raise ValueError(f"status={status!r} is not allowed: must be one of {STOP_STATUSES}")
         if not self.done:
-            self._control.stop(status)
+            self.control.stop(status)
 
     def wait(self, timeout: float | None = None) -> str:
         """Block until the run ends (or ``timeout`` seconds pass); return the status."""
@@ -167,17 +134,27 @@ class Run:
                 pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
         return self._history
 
+    def history_rows(self) -> list[dict[str, Any]]:
+        """The history as plain dicts (copies), one per finished epoch: what crosses processes."""
+        return [dict(row) for row in self._rows]
+
     @property
     def epochs_done(self) -> int:
         return len(self._rows)
 
     @property
+    def metric(self) -> str:
+        """The task's main validation metric (``val_accuracy``, or ``val_loss`` for regression)."""
+        return self.objective.metric
+
+    @property
+    def direction(self) -> str:
+        return str(self.objective.direction)
+
+    @property
     def best_metric(self) -> float:
-        """The best value of the task's main validation metric (``run.metric``) so far, or NaN."""
-        values = [r[self.metric] for r in self._rows if r[self.metric] == r[self.metric]]
-        if not values:
-            return float("nan")
-        return max(values) if self.direction == "maximize" else min(values)
+        """The best value of ``run.metric`` so far, or NaN."""
+        return self.objective.best_of_rows(self._rows)
 
     @property
     def elapsed(self) -> float:
@@ -211,36 +188,49 @@ class Run:
         best_text = f", best {self.metric}={best:.4g}" if best == best else ""
         return f"<Run {self.name!r} {self.status}, {len(self._rows)}/{self.hparams.epochs} epochs{best_text}>"
 
-    # ---- used by the training loop -----------------------------------------------------------
-    def _prepare(self, background: bool = False) -> None:
+    # ---- the training contract: what a loop calls -----------------------------------------------
+    def begin(self, background: bool = False) -> bool:
+        """Build the seeded model on its device and mark the run running, then call the
+        ``on_train_start`` hooks. A bad device or model raises; a failing hook ends the run
+        'failed' and returns False. ``background``: it will train off the main thread."""
         self.device = resolve_device(self.hparams.device)
-        threads = background_cpu_threads(self.device) if background else None
-        self.device_label = describe_device(self.device, threads)
-        torch.manual_seed(self.hparams.seed)
-        self.model = build_model(self.hparams, self.data).to(self.device)
-
-    def _train(self) -> None:
-        from .trainer import TrainingLoop
-
-        loop = None
+        self.device_label = describe_device(self.device, background_cpu_threads(self.device) if background else None)
+        self.model = seeded_model(self.hparams, self.data, self.device)
+        self._set_status("running")
+        self.started_at = time.time()
         try:
-            pin_training_thread(self.device)
             for cb in self.callbacks:
                 cb.on_train_start(self)
-            loop = TrainingLoop(self)
-            status = loop.fit()
-            loop.restore_best()
-        except Exception as e:  # noqa: BLE001 - any failure becomes status 'failed', history kept
-            self.error = e
-            self.traceback = traceback.format_exc()
-            status = "failed"
-        finally:
-            if loop is not None:
-                loop.release()
-        self._finish(status)
+        except Exception as e:  # noqa: BLE001 - a user's hook failing fails this run only
+            self.end("failed", e)
+            return False
+        return True
 
-    def _finish(self, status: str) -> None:
-        """End the run: free device memory, set the final status, call ``on_train_end``, wake waiters."""
+    def record_epoch(self, row: dict[str, Any]) -> None:
+        """Append a finished epoch's row to the history; publish it; call ``on_epoch_end``."""
+        self._rows.append(row)
+        step = self._last_batch.get("step", 0)
+        self.events.publish(MetricEvent(self.id, "epoch", row["epoch"], step, dict(row), time.time()))
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, dict(row))
+
+    def report_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float) -> None:
+        """Publish the running train loss within an epoch (a few times a second, not every batch)."""
+        self._last_batch = {"epoch": epoch, "step": step, "samples_per_sec": samples_per_sec}
+        self.events.publish(MetricEvent(self.id, "batch", epoch, step,
+                                        {"train_loss": running_loss, "samples_per_sec": samples_per_sec},
+                                        time.time()))
+
+    def end(self, status: str, error: BaseException | None = None) -> None:
+        """End the run: free device memory, set the final status ('failed' with ``error``), call
+        ``on_train_end`` and wake whoever waits. Ending twice changes nothing."""
+        if self.done:
+            return
+        if error is not None:
+            self.error, status = error, "failed"
+            self.traceback = "".join(traceback.format_exception(error))
+        if self.model is not None:
+            self.model.eval()
         self._release_device_memory()
         self.ended_at = time.time()
         self._set_status(status)
@@ -251,6 +241,21 @@ class Run:
                 warnings.warn(f"{type(cb).__name__}.on_train_end raised {e!r}", stacklevel=1)
         self._done.set()
 
+    # ---- inside ----------------------------------------------------------------------------------
+    def _train(self) -> None:
+        loop, error, status = None, None, "failed"
+        try:
+            pin_training_thread(self.device)
+            loop = TrainingLoop(self)
+            status = loop.fit()
+            loop.restore_best()
+        except Exception as e:  # noqa: BLE001 - any failure becomes status 'failed', history kept
+            error = e
+        finally:
+            if loop is not None:
+                loop.release()
+        self.end(status, error)
+
     def _release_device_memory(self) -> None:
         if self.device is not None and self.device.type == "cuda" and self.model is not None:
             self.model.to("cpu")
@@ -260,43 +265,6 @@ class Run:
         self.status = status
         self.events.publish(MetricEvent(self.id, "status", len(self._rows), self._last_batch.get("step", 0),
                                         {"status": status}, time.time()))
-
-    def _record_epoch(self, row: dict[str, Any]) -> None:
-        self._rows.append(row)
-        step = self._last_batch.get("step", 0)
-        self.events.publish(MetricEvent(self.id, "epoch", row["epoch"], step, dict(row), time.time()))
-        for cb in self.callbacks:
-            cb.on_epoch_end(self, dict(row))
-
-    def _publish_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float) -> None:
-        self._last_batch = {"epoch": epoch, "step": step, "samples_per_sec": samples_per_sec}
-        self.events.publish(MetricEvent(self.id, "batch", epoch, step,
-                                        {"train_loss": running_loss, "samples_per_sec": samples_per_sec},
-                                        time.time()))
-
-
-def check_against_data(hp: HParams, data: Data) -> None:
-    """Checks that need both the hyperparameters and the data; raise before any training."""
-    if data.n_train == 0 or data.n_val == 0:
-        raise ValueError("data is empty: it needs at least one training and one validation sample")
-    if hp.batch_size > data.n_train:
-        raise ValueError(f"batch_size={hp.batch_size} is not allowed: must be >= 1 and <= the "
-                         f"{data.n_train} training samples")
-    if isinstance(hp.model, str) and hp.model in ("cnn", "resnet"):
-        require_images(hp, data)
-
-
-def check_metrics(metrics: dict[str, Callable] | None) -> dict[str, Callable]:
-    """Extra validation metrics: ``{name: fn(outputs, targets) -> float}`` with identifier names."""
-    if metrics is None:
-        return {}
-    if not isinstance(metrics, dict):
-        raise ValueError(f"metrics={metrics!r} is not allowed: must be a dict of name -> fn(outputs, targets)")
-    for key, fn in metrics.items():
-        if not (isinstance(key, str) and key.isidentifier()) or not callable(fn):
-            raise ValueError(f"metrics[{key!r}] is not allowed: keys must be identifiers and values callables "
-                             f"fn(outputs, targets) -> float")
-    return dict(metrics)
 
 
 def train(data: Data, hparams: HParams | dict | None = None, *, background: bool = False,

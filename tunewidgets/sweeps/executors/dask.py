@@ -14,9 +14,9 @@ import uuid
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from .executors import Pump, RemoteExecutor
-from .objectives import run_objective
-from .protocol import TrialJob
+from ..protocol import TrialJob
+from ..trials import run_trial
+from .base import MessageRelay, RemoteExecutor
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address before giving up
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
@@ -55,13 +55,14 @@ class DaskChannel:
         return {"topic": self.topic, "prefix": self.prefix, "_events": {}}
 
 
-def _run_on_dask(objective: Any, number: int, params: dict[str, Any], channel: DaskChannel, threads: int | None):
+def run_on_worker(train_trial: Any, number: int, params: dict[str, Any], channel: DaskChannel,
+                  threads: int | None):
     if threads:
         import torch
 
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
-    return run_objective(objective, number, params, channel)
+    return run_trial(train_trial, number, params, channel)
 
 
 def connect(address: str, timeout: float | None = None):
@@ -115,7 +116,7 @@ class DaskExecutor(RemoteExecutor):
         self._owned = "cluster"
         self._saved = (saved_env, saved_threads)
 
-    def open(self, objective: Any) -> None:
+    def open(self, train_trial: Any) -> None:
         distributed = _require_distributed()
         if self.target is None:
             self._start_local()
@@ -132,17 +133,17 @@ class DaskExecutor(RemoteExecutor):
         self.topic, prefix = f"tunewidgets-{token}", f"tunewidgets-stop-{token}"
         self._inbox: queue.Queue = queue.Queue()
         self.client.subscribe_topic(self.topic, self._on_event)
-        self.pump = Pump(lambda timeout: self._inbox.get(timeout=timeout), "tunewidgets-dask-pump")
+        self.relay = MessageRelay(lambda timeout: self._inbox.get(timeout=timeout), "tunewidgets-dask-relay")
         self.channel = DaskChannel(self.topic, prefix)
         self._prefix = prefix
-        [self._objective] = self.client.scatter([objective], broadcast=True, hash=False)
+        [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)
         self.pool = self.client.get_executor(pure=False)
 
     def _on_event(self, event: Any) -> None:
         _, message = event
         self._inbox.put((message["trial"], message["row"]))
 
-    def _forward_stop(self, number: int) -> Callable[[str], None]:
+    def forward_stop(self, number: int) -> Callable[[str], None]:
         def forward(status: str) -> None:
             from distributed import Event
 
@@ -153,8 +154,8 @@ class DaskExecutor(RemoteExecutor):
         return forward
 
     # ---- protocol (submit comes from RemoteExecutor) --------------------------------------------------
-    def _launch(self, job: TrialJob) -> Future:
-        return self.pool.submit(_run_on_dask, self._objective, job.number, job.params, self.channel, self.threads)
+    def launch(self, job: TrialJob) -> Future:
+        return self.pool.submit(run_on_worker, self._trial, job.number, job.params, self.channel, self.threads)
 
     def close(self) -> None:
         try:
@@ -162,7 +163,7 @@ class DaskExecutor(RemoteExecutor):
         except Exception:  # noqa: BLE001
             pass
         self._inbox.put(None)
-        self.pump.close()
+        self.relay.close()
         if self._owned == "cluster":
             saved_env, saved_threads = self._saved
             self.client.close()

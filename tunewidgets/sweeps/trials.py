@@ -1,22 +1,25 @@
-"""The torch objective: train one trial's ``HParams`` with the engine and report every epoch.
+"""Training one trial with the engine, wherever an executor runs it, and reporting every epoch.
 
-It runs wherever the executor puts it (kernel thread, pool process, Dask worker), so it is a
-picklable dataclass holding the data, and it talks to the kernel only through its ``Channel``.
+A ``TorchTrial`` runs in a kernel thread, a pool process or on a Dask worker, so it is a picklable
+dataclass holding the data, and it talks to the kernel only through its ``Channel``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from ..engine.callbacks import Callback
 from ..engine.data import Data
+from ..engine.run import Run
+from ..hparams import HParams
+from ..objective import Objective
 from .protocol import Channel, TrialResult
 
 
-class _Reporting(Callback):
+class ReportEpochs(Callback):
     """Sends each epoch row to the kernel and stops the run when the kernel says so."""
 
     def __init__(self, number: int, channel: Channel) -> None:
@@ -42,22 +45,25 @@ def error_text(exc: BaseException) -> str:
 
 
 @dataclass
-class TorchObjective:
-    """Train ``HParams(**params)`` on ``data``; the value is the best ``metric`` over epochs.
+class TorchTrial:
+    """Train ``HParams(**params)`` on ``data``; the trial's value is the objective's best over epochs.
 
-    ``threads`` pins torch's intra-op threads in the worker (1 per worker avoids oversubscription);
-    None leaves the process as it is (the in-kernel executor).
+    ``metrics`` are the user's extra validation metrics (``val_<name>`` columns, any of which may be
+    the objective). ``threads`` pins torch's intra-op threads in a worker process (1 per worker
+    avoids oversubscription); None leaves the process as it is (the in-kernel executors).
     """
 
     data: Data
-    metric: str
-    direction: str
+    objective: Objective
+    metrics: dict[str, Callable] = field(default_factory=dict)
     threads: int | None = None
 
-    def __call__(self, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
-        from ..engine.run import Run
-        from ..hparams import HParams
+    def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
+        """The (pending) run of trial ``number``; bad hyperparameters for this data raise here."""
+        return Run(self.data, HParams.from_dict(params), callbacks=callbacks, name=f"trial {number}",
+                   metrics=self.metrics)
 
+    def __call__(self, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
         if self.threads:
             import torch
 
@@ -65,21 +71,17 @@ class TorchObjective:
                 torch.set_num_threads(self.threads)
         started = time.perf_counter()
         try:
-            run = Run(self.data, HParams.from_dict(params), callbacks=[_Reporting(number, channel)],
-                      name=f"trial {number}")
+            run = self.new_run(number, params, [ReportEpochs(number, channel)])
             run.start()
         except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
             return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)
-        return trial_result(run, self.metric, self.direction, started)
+        return trial_result(run, self.objective, started)
 
 
-def trial_result(run: Any, metric: str, direction: str, started: float) -> TrialResult:
+def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
     """A finished ``Run`` as a ``TrialResult``: one place, so every executor reports trials alike.
     ``started`` is the ``time.perf_counter()`` reading the trial's seconds count from."""
-    rows = [dict(r) for r in run._rows]
-    values = [r.get(metric, math.nan) for r in rows]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    value = (max(values) if direction == "maximize" else min(values)) if values else math.nan
+    rows = run.history_rows()
     error = None
     if run.status == "failed":
         error = error_text(run.error) if run.error is not None else "failed"
@@ -87,13 +89,13 @@ def trial_result(run: Any, metric: str, direction: str, started: float) -> Trial
         last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
-    return TrialResult(run.status, value, rows, error, time.perf_counter() - started)
+    return TrialResult(run.status, objective.best_of_rows(rows), rows, error, time.perf_counter() - started)
 
 
-def run_objective(objective: Any, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
-    """Call ``objective`` and turn anything it raises into a failed result (the sweep goes on)."""
+def run_trial(train_trial: Any, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
+    """Call ``train_trial`` and turn anything it raises into a failed result (the sweep goes on)."""
     started = time.perf_counter()
     try:
-        return objective(number, params, channel)
+        return train_trial(number, params, channel)
     except Exception as e:  # noqa: BLE001
         return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)

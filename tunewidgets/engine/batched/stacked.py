@@ -15,6 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..core import is_l1_weight
+
 # Parameters are strided views into the flat store; the gradients match their layout exactly, but
 # autograd still notes that the views are not contiguous.
 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
@@ -33,8 +35,8 @@ class StackedParams:
         self.offsets = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
         with torch.no_grad():
             flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in models])
-        mask = torch.cat([torch.full((n,), len(s) > 1) for n, s in zip(sizes, self.shapes)])
-        self.weight_mask = mask.to(device=flat.device, dtype=flat.dtype)  # L1 applies to ndim > 1 only
+        mask = torch.cat([torch.full((p.numel(),), is_l1_weight(p)) for _, p in first])
+        self.weight_mask = mask.to(device=flat.device, dtype=flat.dtype)  # where L1 applies
         self._set(flat)
 
     def _set(self, flat: torch.Tensor) -> None:

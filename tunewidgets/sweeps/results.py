@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from ..objective import Objective
+
 RESULT_ATTR = "tw_result"
 SWEEP_ATTR = "tw_sweep"
 TABLE_STATUSES = ("complete", "pruned", "stopped", "running", "failed")
@@ -41,12 +43,10 @@ class TrialRecord:
                 "rows": self.rows, "extra": self.extra}
 
 
-def best_of(rows: list[dict[str, Any]], metric: str, direction: str) -> float:
-    values = [r.get(metric) for r in rows]
-    values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
-    if not values:
-        return math.nan
-    return max(values) if direction == "maximize" else min(values)
+    def copy(self) -> "TrialRecord":
+        """A snapshot another thread may read while the sweep goes on."""
+        return TrialRecord(self.number, dict(self.params), self.status, self.value, list(self.rows), self.error,
+                           self.seconds, self.started, dict(self.extra), set(self.reported))
 
 
 def record_from_trial(trial: Any, metric: str) -> TrialRecord:
@@ -70,14 +70,16 @@ def _float(v: Any) -> float:
     return math.nan if v is None else float(v)
 
 
-def rank_order(statuses: list[str], values: list[float], direction: str) -> list[int]:
-    """1-based ranks: complete trials by value, then pruned/stopped, running, failed; ties share a rank."""
-    sign = -1.0 if direction == "maximize" else 1.0
+def best_record(records: list[TrialRecord], objective: Objective) -> TrialRecord | None:
+    """The best complete trial (the lowest number among equals), or None."""
+    complete = [r for r in records if r.status == "complete" and math.isfinite(r.value)]
+    return min(complete, key=lambda r: (objective.sort_key(r.value), r.number)) if complete else None
 
+
+def rank_order(statuses: list[str], values: list[float], objective: Objective) -> list[int]:
+    """1-based ranks: complete trials by value, then pruned/stopped, running, failed; ties share a rank."""
     def key(i: int):
-        v = values[i]
-        finite = isinstance(v, (int, float)) and math.isfinite(v)
-        return (_GROUP.get(statuses[i], 3), 0 if finite else 1, sign * v if finite else 0.0)
+        return (_GROUP.get(statuses[i], 3), *objective.sort_key(values[i]))
 
     order = sorted(range(len(values)), key=lambda i: (key(i), i))
     ranks = [0] * len(values)
@@ -96,13 +98,14 @@ def param_columns(param_names: list[str], metric: str) -> dict[str, str]:
     return {name: f"param_{name}" if name in fixed else name for name in param_names}
 
 
-def results_table(records: list[TrialRecord], param_names: list[str], metric: str, direction: str) -> pd.DataFrame:
+def results_table(records: list[TrialRecord], param_names: list[str], objective: Objective) -> pd.DataFrame:
     """The ranked table, best first. Running trials show their best value so far."""
+    metric = objective.metric
     now = time.time()
     columns_of = param_columns(param_names, metric)
     rows = []
     for r in records:
-        value = r.value if r.status != "running" else best_of(r.rows, metric, direction)
+        value = r.value if r.status != "running" else objective.best_of_rows(r.rows)
         seconds = r.seconds if r.status != "running" else now - r.started
         row = {"trial": r.number, "status": r.status, metric: value, "epochs_trained": len(r.rows),
                "seconds": seconds}
@@ -114,7 +117,7 @@ def results_table(records: list[TrialRecord], param_names: list[str], metric: st
     if not rows:
         return pd.DataFrame(columns=columns + ["error"])
     table = pd.DataFrame(rows)
-    table.insert(0, "rank", rank_order(list(table["status"]), list(table[metric]), direction))
+    table.insert(0, "rank", rank_order(list(table["status"]), list(table[metric]), objective))
     table = table.sort_values(["rank", "trial"], kind="stable").reset_index(drop=True)
     extra = [c for c in table.columns if c not in columns and c != "error"]
     return table[columns + extra + ["error"]]

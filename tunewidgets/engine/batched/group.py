@@ -8,7 +8,7 @@ What each member keeps from its sequential run (``tw.train`` with the same ``HPa
 
 - the initial weights (``torch.manual_seed(seed)`` then ``build_model``), and its own shuffling order
   (its own generator seeded with ``seed``, as the sequential loop draws it);
-- its optimizer, learning rate, momentum, weight decay, L1 and schedule (``batched_optim``); members
+- its optimizer, learning rate, momentum, weight decay, L1 and schedule (``optim.py``); members
   with different optimizers share one group, each kind updating its own slice of the stacked rows;
 - early stopping, pruning and stopping, checked per member at each epoch boundary; a member that
   diverges is dropped without touching the others.
@@ -26,7 +26,6 @@ import copy
 import math
 import threading
 import time
-import traceback
 import zlib
 from typing import Iterable
 
@@ -35,101 +34,28 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..hparams import OPTIMIZERS, HParams, as_hparams
-from .batched_model import MLPForward, StackedParams, VmapForward
-from .batched_optim import BatchedOptimizer, Schedules
-from .callbacks import Callback, overrides
-from .data import Data
-from .device import pin_training_thread, resolve_device
-from .metrics import classification_metrics, regression_metrics
-from .models import build_model
-from .run import Run, check_against_data
-from .trainer import BATCH_EVENT_SECONDS, EVAL_CHUNK, make_optimizer, make_schedule
-
-STRUCTURE = ("model", "layers", "units", "activation", "batch_size", "epochs")  # and the device they resolve to
+from ...hparams import OPTIMIZERS, HParams, as_hparams
+from ..callbacks import Callback, overrides
+from ..core import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
+                    make_schedule, steps_per_epoch, validation_scores)
+from ..data import Data
+from ..device import pin_training_thread, resolve_device
+from ..run import Run
+from .check import can_batch
+from .optim import BatchedOptimizer, Schedules
+from .stacked import MLPForward, StackedParams, VmapForward
 
 
-# ---- can these be batched? ----------------------------------------------------------------------
-def can_batch(hparams_list: Iterable[HParams | dict], data: Data) -> tuple[bool, str]:
-    """``(True, '')`` when the configurations can train as one group, else ``(False, why)``.
-
-    The caller falls back to training one after another with ``why`` as the message.
-    """
-    try:
-        hps = [as_hparams(hp) for hp in hparams_list]
-    except ValueError as e:
-        return False, str(e)
-    if not hps:
-        return False, "no configurations to train"
-    if not isinstance(data, Data):
-        return False, f"data is a {type(data).__name__}, not a tw.Data"
-    if not data.in_memory:
-        return False, "the data is batched through a DataLoader; batched training needs in-memory data"
-    for name in STRUCTURE:
-        values = {_key(getattr(hp, name)) for hp in hps}
-        if len(values) > 1:
-            return False, f"members differ in {name} ({', '.join(sorted(map(str, values)))}); they must agree"
-    hp = hps[0]
-    try:
-        check_against_data(hp, data)
-        devices = {resolve_device(spec) for spec in {h.device for h in hps}}
-    except ValueError as e:
-        return False, str(e)
-    if len(devices) > 1:
-        return False, f"members train on different devices ({', '.join(sorted(map(str, devices)))})"
-    device = devices.pop()
-    if device.type not in ("cpu", "cuda"):
-        return False, f"batched training runs on the CPU or CUDA, not {device.type}"
-    if hp.amp and device.type == "cuda":
-        return False, "mixed precision (amp=True) is not batched"
-    if hp.model == "mlp":
-        return True, ""
-    return _check_generic(hps, data)
-
-
-def _key(value):
-    return value if isinstance(value, str) else getattr(value, "__qualname__", repr(value)) + f"@{id(value)}"
-
-
-def _check_generic(hps: list[HParams], data: Data) -> tuple[bool, str]:
-    """A non-MLP model batches if all members build the same buffer-free architecture and vmap runs it."""
-    with torch.random.fork_rng(devices=[]):
-        try:
-            models = [build_model(hp, data) for hp in hps]
-        except Exception as e:  # noqa: BLE001 - a factory's error is the reason
-            return False, f"building the model failed: {e!r}"
-    name = hps[0].model_name
-    buffers = [n for n, _ in models[0].named_buffers()]
-    if buffers:
-        norm = [type(m).__name__ for m in models[0].modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
-        what = f"batch norm ({norm[0]}) keeps running statistics" if norm else f"it has buffers ({buffers[0]})"
-        return False, f"model {name!r} cannot be batched: {what}, which cannot be stacked across members"
-    if not list(models[0].parameters()):
-        return False, f"model {name!r} has no parameters"
-    first = repr(models[0])
-    for hp, m in zip(hps[1:], models[1:]):
-        if repr(m) != first or [p.shape for p in m.parameters()] != [p.shape for p in models[0].parameters()]:
-            return False, (f"model {name!r} builds different architectures for different members "
-                           f"(e.g. seed {hp.seed}); they must be identical, dropout rates included")
-    try:
-        stacked = StackedParams(models[:2])
-        x = data.x_train[:2].unsqueeze(0).expand(len(stacked.flat), *data.x_train[:2].shape)
-        VmapForward(models[0], stacked.names)(stacked.leaves, x, training=True)
-    except Exception as e:  # noqa: BLE001
-        return False, f"model {name!r} cannot run under torch.func.vmap: {e!r}"
-    return True, ""
-
-
-# ---- the public entry point -----------------------------------------------------------------------
 def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = None,
                   callbacks_per_member: Iterable[Iterable[Callback]] | None = None,
                   runs: list[Run] | None = None, background: bool = False) -> list[Run]:
     """Train the configurations as one group; return one ``Run`` per configuration, in order.
 
     Pass ``runs`` (pending ``Run`` objects on ``data``) to train runs created elsewhere, e.g. by a
-    sweep (``hparams_list`` is then ignored); otherwise runs are created from ``hparams_list`` and ``callbacks_per_member``. Raises
-    ``ValueError`` with the reason when ``can_batch`` says no. With ``background=True`` a thread trains
-    the group and this returns at once (``run.wait()`` works per member).
+    sweep (``hparams_list`` is then ignored); otherwise runs are created from ``hparams_list`` and
+    ``callbacks_per_member``. Raises ``ValueError`` with the reason when ``can_batch`` says no. With
+    ``background=True`` a thread trains the group and this returns at once (``run.wait()`` works
+    per member).
 
     Example::
 
@@ -153,59 +79,21 @@ def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = No
         raise ValueError(f"these configurations cannot be trained as one group: {why}")
     group = GroupLoop(data, runs)
     if background:
-        thread = threading.Thread(target=group.train, name="tunewidgets batched group", daemon=True)
-        for run in runs:
-            run._thread = thread
-        thread.start()
+        threading.Thread(target=group.train, name="tunewidgets batched group", daemon=True).start()
     else:
         group.train()
     return runs
 
 
-# ---- one member's bookkeeping ----------------------------------------------------------------------
 class Member:
-    """A run inside a group: its early-stopping state and whether it has ended."""
+    """A run inside a group: its early stopping and its batch hooks."""
 
     def __init__(self, run: Run) -> None:
-        self.run, self.hp, self.control = run, run.hparams, run._control
-        self.best_val_loss = math.inf
-        self.best_state: list[torch.Tensor] | None = None
-        self.epochs_since_best = 0
+        self.run, self.hp, self.control = run, run.hparams, run.control
+        self.early_stopping = EarlyStopping(self.hp.early_stopping)
         self.batch_callbacks = [cb for cb in run.callbacks if overrides(cb, "on_batch_end")]
 
-    def early_stop(self, val_loss: float, values) -> bool:
-        """``TrainingLoop._early_stop`` for one member; ``values()`` snapshots its parameters."""
-        if self.hp.early_stopping <= 0:
-            return False
-        if val_loss < self.best_val_loss:
-            self.best_val_loss, self.best_state, self.epochs_since_best = val_loss, values(), 0
-            return False
-        self.epochs_since_best += 1
-        return self.epochs_since_best >= self.hp.early_stopping
 
-
-def _start(run: Run) -> None:
-    """What ``Run.start`` does before training: device, seeded model, status, start callbacks."""
-    run._prepare()
-    run._set_status("running")
-    run.started_at = time.time()
-    for cb in run.callbacks:
-        cb.on_train_start(run)
-
-
-def _finish(run: Run, status: str) -> None:
-    """End a member as ``Run._train`` ends a run, with its model in eval mode."""
-    if run.model is not None:
-        run.model.eval()
-    run._finish(status)
-
-
-def _fail(run: Run, error: BaseException) -> None:
-    run.error, run.traceback = error, traceback.format_exc()
-    _finish(run, "failed")
-
-
-# ---- the group's training loop ---------------------------------------------------------------------
 class GroupLoop:
     """Trains the members of one group; each ends with the status its sequential run would get."""
 
@@ -214,51 +102,49 @@ class GroupLoop:
         hp = runs[0].hparams
         self.device = resolve_device(hp.device)
         self.batch_size, self.epochs = hp.batch_size, hp.epochs
-        self.steps_per_epoch = math.ceil(data.n_train / hp.batch_size)
+        self.steps_per_epoch = steps_per_epoch(data, hp.batch_size)
         self.is_mlp = hp.model == "mlp"
+        self.members: list[Member] = []
 
     def train(self) -> None:
         pin_training_thread(self.device)
-        members = self._start_members()
-        if not members:
+        if not self._start_members():
             return
         try:
-            self._setup(members)
+            self._setup()
             self._fit()
         except Exception as e:  # noqa: BLE001 - a failure of the group fails its remaining members
             for m in self.members:
-                self._finalize(m, None, error=e)
+                self._finalize(m, "failed", error=e)
 
     # ---- set-up ------------------------------------------------------------------------------
     def _start_members(self) -> list[Member]:
-        """Prepare every run; a member whose optimizer or callbacks fail ends 'failed' on its own."""
-        members = []
+        """Begin every run; a member whose model, optimizer or hooks fail ends 'failed' on its own."""
         # by optimizer kind (each kind updates a contiguous slice), then members with dropout together
         order = sorted(self.runs, key=lambda r: (OPTIMIZERS.index(r.hparams.optimizer), r.hparams.dropout > 0))
         for run in order:
             try:
-                _start(run)
+                if not run.begin(background=True):
+                    continue
                 probe = nn.Linear(1, 1)  # the sequential loop's optimizer/schedule errors, raised here
                 make_schedule(run.hparams, make_optimizer(run.hparams, probe), self.steps_per_epoch)
-                members.append(Member(run))
+                self.members.append(Member(run))
             except Exception as e:  # noqa: BLE001
-                _fail(run, e)
-        self.members = members
-        return members
+                run.end("failed", e)
+        return self.members
 
-    def _setup(self, members: list[Member]) -> None:
-        hps = [m.hp for m in members]
+    def _setup(self) -> None:
+        hps = [m.hp for m in self.members]
         seeds = [hp.seed for hp in hps]
-        gen_device = self.device if self.device.type == "cuda" else torch.device("cpu")
-        self.shufflers = [torch.Generator(device=gen_device).manual_seed(s) for s in seeds]
+        self.shufflers = [make_generator(self.device, s) for s in seeds]
         group_seed = zlib.crc32(repr(seeds).encode())
         self.dropout_gen = torch.Generator(device=self.device).manual_seed(group_seed)
-        self.params = StackedParams([m.run.model for m in members])
+        self.params = StackedParams([m.run.model for m in self.members])
         if self.is_mlp:
             self.forward = MLPForward(hps[0].activation, [hp.dropout for hp in hps], self.device, self.dropout_gen)
         else:
             torch.manual_seed(group_seed)  # vmap's per-member dropout draws from the global generator
-            self.forward = VmapForward(copy.deepcopy(members[0].run.model), self.params.names)
+            self.forward = VmapForward(copy.deepcopy(self.members[0].run.model), self.params.names)
         self.schedules = Schedules(hps, self.steps_per_epoch)
         self.optimizer = BatchedOptimizer(hps, self.params.flat)
         self._set_penalties(hps)
@@ -354,14 +240,14 @@ class GroupLoop:
         for m, total in zip(self.members, totals.tolist()):
             running = total / seen
             if math.isfinite(running):
-                m.run._publish_batch(epoch, self.optimizer.steps, running, rate)
+                m.run.report_batch(epoch, self.optimizer.steps, running, rate)
 
     # ---- epoch boundary ----------------------------------------------------------------------
     def _epoch_end(self, epoch: int, totals: torch.Tensor, seen: int, seconds: float) -> list[int]:
         """Evaluate, record rows and decide who ends; return the positions of members that ended."""
         ended = []
         means = (totals / max(seen, 1)).tolist()
-        val = self.evaluate()
+        scores = self.evaluate()
         lrs = self.schedules.lr.tolist()
         for i, m in enumerate(self.members):
             if seen and not math.isfinite(means[i]):
@@ -370,58 +256,43 @@ class GroupLoop:
             if m.control.stop_requested:  # stopped during the epoch: no row, as in the sequential loop
                 ended.append(self._finalize(m, m.control.stop_status, i))
                 continue
-            row = {"epoch": epoch, "train_loss": means[i], **val[i], "lr": lrs[i], "seconds": seconds,
-                   "samples_per_sec": seen / seconds if seconds > 0 else float("nan")}
+            row = epoch_row(epoch, means[i], scores[i], lrs[i], seconds, seen)
             try:
-                m.run._record_epoch(row)
+                m.run.record_epoch(row)
             except Exception as e:  # noqa: BLE001 - a raising callback fails this member only
-                ended.append(self._finalize(m, None, i, error=e))
+                ended.append(self._finalize(m, "failed", i, error=e))
                 continue
             if not math.isfinite(row["val_loss"]):
                 ended.append(self._finalize(m, "diverged", i))
             elif m.control.stop_requested:  # e.g. a pruner called run.stop() in on_epoch_end
                 ended.append(self._finalize(m, m.control.stop_status, i))
-            elif m.early_stop(row["val_loss"], lambda i=i: self.params.member(i)):
+            elif m.early_stopping.should_stop(row["val_loss"], lambda i=i: self.params.member(i)):
                 ended.append(self._finalize(m, "early_stopped", i))
         return ended
 
     @torch.no_grad()
     def evaluate(self) -> list[dict[str, float]]:
-        """Each member's validation loss and metrics, computed as ``TrainingLoop.evaluate`` does."""
+        """Each member's validation scores (with its own custom metrics), as ``TrainingLoop.evaluate``."""
         _, _, xv, yv = self.data.on(self.device)
         n_members = len(self.members)
         chunks = [self.forward(self.params.leaves, xv[i:i + EVAL_CHUNK].unsqueeze(0).expand(
             n_members, *xv[i:i + EVAL_CHUNK].shape), training=False).float() for i in range(0, len(xv), EVAL_CHUNK)]
         out = torch.cat(chunks, dim=1)
-        loss_fn = F.cross_entropy if self.classification else F.mse_loss
-        results = []
-        for k in range(n_members):
-            loss = loss_fn(out[k], yv).item()
-            if self.classification:
-                metrics = classification_metrics(out[k], yv, self.data.n_outputs) if math.isfinite(loss) else \
-                    {"accuracy": float("nan"), "f1": float("nan"), "recall": float("nan")}
-            else:
-                metrics = regression_metrics(out[k], yv)
-            results.append({"val_loss": loss, **{f"val_{k2}": v for k2, v in metrics.items()}})
-        return results
+        return [validation_scores(out[k], yv, self.data, m.run.extra_metrics) for k, m in enumerate(self.members)]
 
-    def _finalize(self, m: Member, status: str | None, position: int | None = None,
+    def _finalize(self, m: Member, status: str, position: int | None = None,
                   error: BaseException | None = None) -> int | None:
         """End one member: its weights (best epoch's with early stopping) go into ``run.model``."""
         if m.run.done:
             return position
+        best = m.early_stopping.release()
         try:
             if position is None:
                 position = self.members.index(m)
-            values = m.best_state if m.best_state is not None else self.params.member(position)
-            self.params.load_into(values, m.run.model)
+            self.params.load_into(best if best is not None else self.params.member(position), m.run.model)
         except Exception as e:  # noqa: BLE001
             error = error or e
-        m.best_state = None
-        if error is not None:
-            m.run.error, m.run.traceback = error, "".join(traceback.format_exception(error))
-            status = "failed"
-        _finish(m.run, status)
+        m.run.end(status, error)
         return position
 
     def _compact(self, ended: list[int]) -> None:

@@ -32,12 +32,12 @@ import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from ..engine.batched import STRUCTURE, can_batch, train_batched
-from ..engine.callbacks import Callback
-from ..hparams import HParams
-from .executors import LocalChannel
-from .objectives import TorchObjective, _Reporting, error_text, run_objective, trial_result
-from .protocol import TrialJob, TrialResult
+from ...engine.batched import STRUCTURE, can_batch, train_batched
+from ...engine.callbacks import Callback
+from ...hparams import HParams
+from ..protocol import TrialJob, TrialResult
+from ..trials import ReportEpochs, TorchTrial, error_text, run_trial, trial_result
+from .base import LocalChannel
 
 LINGER_SECONDS = 0.2  # wait this long for a group to fill after the last trial arrived
 
@@ -55,16 +55,15 @@ def structure_key(params: dict[str, Any]) -> tuple:
                  for name, v in ((n, params.get(n)) for n in (*STRUCTURE, "device")))
 
 
-class _Resolve(Callback):
+class ResolveOnEnd(Callback):
     """Sets a member's future the moment it ends, so the sweep records it while the group goes on."""
 
-    def __init__(self, future: Future, objective: TorchObjective, started: float) -> None:
-        self.future, self.objective, self.started = future, objective, started
+    def __init__(self, future: Future, trial: TorchTrial, started: float) -> None:
+        self.future, self.trial, self.started = future, trial, started
 
     def on_train_end(self, run) -> None:
         if not self.future.done():
-            self.future.set_result(trial_result(run, self.objective.metric, self.objective.direction,
-                                                self.started))
+            self.future.set_result(trial_result(run, self.trial.objective, self.started))
 
 
 class BatchedExecutor:
@@ -82,8 +81,8 @@ class BatchedExecutor:
         self.fallbacks: list[dict[str, Any]] = []  # {"trials": [...], "reason": "..."} run one after another
 
     # ---- protocol ------------------------------------------------------------------------------
-    def open(self, objective: Any) -> None:
-        self.objective = objective
+    def open(self, train_trial: Any) -> None:
+        self.train_trial = train_trial
         self.channel = LocalChannel()
         self._queue: list[tuple[TrialJob, Future]] = []
         self._cond = threading.Condition()
@@ -149,7 +148,7 @@ class BatchedExecutor:
                 live.append((job, future))
         if len(live) < 2:
             return self._one_by_one(live)
-        if not isinstance(self.objective, TorchObjective):
+        if not isinstance(self.train_trial, TorchTrial):
             return self._fall_back(live, "only sweeps of torch models (tw.sweep) are batched")
         members, rest = [], []
         for job, future in live:
@@ -158,7 +157,7 @@ class BatchedExecutor:
                 members.append((job, future))
             except ValueError:  # the thread path reports the same error
                 rest.append((job, future))
-        ok, why = can_batch([job.params for job, _ in members], self.objective.data) if len(members) > 1 \
+        ok, why = can_batch([job.params for job, _ in members], self.train_trial.data) if len(members) > 1 \
             else (False, "")
         if not ok:
             return self._fall_back(members + rest, why) if why else self._one_by_one(members + rest)
@@ -166,21 +165,19 @@ class BatchedExecutor:
         self._one_by_one(rest)
 
     def _train_group(self, members: list[tuple[TrialJob, Future]]) -> None:
-        from ..engine.run import Run
-
-        objective: TorchObjective = self.objective
+        trial: TorchTrial = self.train_trial
         started = time.perf_counter()
         runs, trained = [], []
         for job, future in members:
             try:
-                runs.append(Run(objective.data, HParams.from_dict(job.params), name=f"trial {job.number}",
-                                callbacks=[_Reporting(job.number, self.channel), _Resolve(future, objective, started)]))
+                runs.append(trial.new_run(job.number, job.params, [ReportEpochs(job.number, self.channel),
+                                                                   ResolveOnEnd(future, trial, started)]))
                 trained.append((job, future))
             except Exception as e:  # noqa: BLE001 - as the thread path reports it
                 future.set_result(TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started))
         self.groups.append([job.number for job, _ in trained])
         try:
-            train_batched(objective.data, runs=runs)
+            train_batched(trial.data, runs=runs)
         except Exception as e:  # noqa: BLE001 - the group could not run: its members fail with the reason
             for _, future in trained:
                 if not future.done():
@@ -188,7 +185,7 @@ class BatchedExecutor:
                                                   seconds=time.perf_counter() - started))
         for run, (_, future) in zip(runs, trained):  # a member whose end callback did not run
             if not future.done():
-                future.set_result(trial_result(run, objective.metric, objective.direction, started))
+                future.set_result(trial_result(run, trial.objective, started))
 
     def _fall_back(self, items: list[tuple[TrialJob, Future]], reason: str) -> None:
         numbers = [job.number for job, _ in items]
@@ -202,4 +199,4 @@ class BatchedExecutor:
     def _one_by_one(self, items: list[tuple[TrialJob, Future]]) -> None:
         """The thread executor's path: each trial trained on its own, in this thread."""
         for job, future in items:
-            future.set_result(run_objective(self.objective, job.number, job.params, self.channel))
+            future.set_result(run_trial(self.train_trial, job.number, job.params, self.channel))

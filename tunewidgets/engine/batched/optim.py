@@ -16,7 +16,7 @@ import math
 import numpy as np
 import torch
 
-from ..hparams import OPTIMIZERS, HParams
+from ...hparams import OPTIMIZERS, HParams
 
 ADAM_BETA2, ADAM_EPS = 0.999, 1e-8
 RMSPROP_ALPHA, RMSPROP_EPS = 0.99, 1e-8

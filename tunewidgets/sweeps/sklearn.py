@@ -12,17 +12,17 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..objective import Objective
 from ..space import Dimension, Space
-from .executors import make_executor
+from .launch import launch
 from .protocol import Channel, TrialResult
-from .study import SWEEP_ATTR, Sweep, check_n_trials, create_study
-from .strategies import make_pruner, make_sampler, strategy_name
+from .study import Sweep
 
 METRIC = "mean_test_score"
 
 
 @dataclass
-class CVObjective:
+class CVTrial:
     """Cross-validate ``estimator`` with a trial's parameters; the value is the mean test score."""
 
     estimator: Any
@@ -95,18 +95,7 @@ def sweep_estimator(estimator: Any, param_grid_or_space: Any, X: Any, y: Any, cv
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise ValueError(f"estimator={estimator!r} is not allowed: must be a scikit-learn estimator (fit, get_params)")
     space = _as_space(estimator, param_grid_or_space)
-    if strategy == "grid":
-        n_trials = space.grid_size if n_trials is None else min(n_trials, space.grid_size)
-    n_trials = 20 if n_trials is None else n_trials
-    check_n_trials(n_trials)
-    sampler = make_sampler(strategy, space, seed)
-    pruner_obj = make_pruner(pruner, 1)
-    executor_obj = make_executor(executor)
-    study = create_study(storage, name, "maximize", sampler, pruner_obj)
-    info = {"kind": "sklearn", "space": space.to_dict(), "estimator": repr(estimator), "metric": METRIC,
-            "direction": "maximize", "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
-            "seed": seed, "cv": repr(cv), "scoring": repr(scoring)}
-    study.set_user_attr(SWEEP_ATTR, info)
-    objective = CVObjective(estimator, X, y, cv, scoring)
-    sw = Sweep(study, space, METRIC, "maximize", info, objective=objective, executor=executor)
-    return sw._start(executor_obj, n_trials, background)
+    info = {"kind": "sklearn", "estimator": repr(estimator), "cv": repr(cv), "scoring": repr(scoring)}
+    return launch(CVTrial(estimator, X, y, cv, scoring), space, Objective(METRIC, "maximize"), info,
+                  strategy=strategy, n_trials=n_trials, pruner=pruner, max_epochs=1, executor=executor,
+                  storage=storage, name=name, seed=seed, background=background)

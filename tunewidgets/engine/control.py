@@ -1,0 +1,51 @@
+"""RunControl: how a training loop learns that its run should pause or stop.
+
+Flags a loop polls once per batch (cheap attribute reads, no locks); ``pause()``, ``resume()`` and
+``stop()`` may come from any thread (a button, a sweep's pruner, a script).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+STOP_STATUSES = ("stopped", "pruned")
+
+
+class RunControl:
+    """Pause and stop requests for one run; ``wait_while_paused`` blocks the training thread."""
+
+    def __init__(self, on_pause: Callable[[], None] = lambda: None,
+                 on_resume: Callable[[], None] = lambda: None) -> None:
+        self.stop_requested = False
+        self.stop_status = "stopped"
+        self.pause_requested = False
+        self._resumed = threading.Event()
+        self._resumed.set()
+        self._on_pause, self._on_resume = on_pause, on_resume
+
+    def stop(self, status: str = "stopped") -> None:
+        """End after the current batch with ``status`` ('stopped', or 'pruned' when a pruner ends it)."""
+        if status not in STOP_STATUSES:
+            raise ValueError(f"status={status!r} is not allowed: must be one of {STOP_STATUSES}")
+        self.stop_status = status
+        self.stop_requested = True
+        self._resumed.set()
+
+    def pause(self) -> None:
+        self.pause_requested = True
+        self._resumed.clear()
+
+    def resume(self) -> None:
+        self.pause_requested = False
+        self._resumed.set()
+
+    def wait_while_paused(self) -> float:
+        """Block until resumed or stopped; return the seconds spent paused."""
+        started = time.perf_counter()
+        self._on_pause()
+        self._resumed.wait()
+        if not self.stop_requested:
+            self._on_resume()
+        return time.perf_counter() - started

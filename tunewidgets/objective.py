@@ -1,0 +1,100 @@
+"""Objective: which metric counts, in which direction, and so which value is better.
+
+Every place that ranks, prunes or picks a "best" asks one ``Objective``: a run's best epoch, a
+sweep's best trial, the ranked table, the Optuna study's direction. It is a plain value object
+(stdlib only) so that the engine, the sweeps and the widgets share it without importing each other.
+
+Example::
+
+    obj = Objective("val_loss")            # direction inferred: minimize
+    obj.better(0.2, 0.3)                   # True
+    obj.best([0.4, float("nan"), 0.2])     # 0.2
+    Objective.default("classification")    # Objective('val_accuracy', 'maximize')
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+DIRECTIONS = ("maximize", "minimize")
+# Metric names ending like these are errors to make small; anything else is a score to make large.
+MINIMIZED_SUFFIXES = ("loss", "mse", "mae", "seconds", "params")
+# The metrics every history row carries, per task (``val_<name>`` columns of custom metrics add to them).
+BUILT_IN_METRICS = {"classification": ("val_accuracy", "val_f1", "val_recall", "val_loss", "train_loss"),
+                    "regression": ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")}
+DEFAULT_METRIC = {"classification": "val_accuracy", "regression": "val_loss"}
+
+
+def is_finite_number(value: Any) -> bool:
+    """True for an int or float (not a bool) that is neither NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """A metric and its direction; ``direction`` None infers it from the name (``*loss`` minimizes)."""
+
+    metric: str
+    direction: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.metric, str) or not self.metric:
+            raise ValueError(f"metric={self.metric!r} is not allowed: must be a metric name such as 'val_accuracy'")
+        if self.direction is None:
+            inferred = "minimize" if self.metric.endswith(MINIMIZED_SUFFIXES) else "maximize"
+            object.__setattr__(self, "direction", inferred)
+        elif self.direction not in DIRECTIONS:
+            raise ValueError(f"direction={self.direction!r} is not allowed: must be 'maximize' or 'minimize'")
+
+    @classmethod
+    def default(cls, task: str) -> "Objective":
+        """The objective a run or sweep on ``task`` data optimizes unless told otherwise."""
+        return cls(DEFAULT_METRIC[task])
+
+    @classmethod
+    def for_task(cls, task: str, metric: str | None = None, direction: str | None = None,
+                 custom_metrics: Iterable[str] = ()) -> "Objective":
+        """The objective of a torch sweep: ``metric`` must be a history column of ``task`` runs
+        (custom metrics ``name`` give ``val_<name>``); a ``ValueError`` lists the allowed ones."""
+        objective = cls(metric or DEFAULT_METRIC[task], direction)
+        allowed = BUILT_IN_METRICS[task] + tuple(f"val_{name}" for name in custom_metrics)
+        if objective.metric not in allowed:
+            raise ValueError(f"metric={objective.metric!r} is not allowed for {task}: must be one of {allowed}")
+        return objective
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == "maximize"
+
+    def better(self, a: float, b: float) -> bool:
+        """True when ``a`` is strictly better than ``b`` (a finite value beats NaN)."""
+        if not is_finite_number(a):
+            return False
+        if not is_finite_number(b):
+            return True
+        return a > b if self.maximize else a < b
+
+    def best(self, values: Iterable[Any]) -> float:
+        """The best finite value of ``values``, or NaN when there is none."""
+        finite = [float(v) for v in values if is_finite_number(v)]
+        if not finite:
+            return math.nan
+        return max(finite) if self.maximize else min(finite)
+
+    def best_of_rows(self, rows: Iterable[dict[str, Any]]) -> float:
+        """The best value of this metric over history rows (one per epoch)."""
+        return self.best(row.get(self.metric) for row in rows)
+
+    def sort_key(self, value: Any) -> tuple[int, float]:
+        """Ascending key: better values first, non-finite values last."""
+        if not is_finite_number(value):
+            return (1, 0.0)
+        return (0, -float(value) if self.maximize else float(value))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"metric": self.metric, "direction": str(self.direction)}
+
+    def __repr__(self) -> str:
+        return f"Objective({self.metric!r}, {self.direction!r})"

@@ -1,0 +1,166 @@
+"""The loop behind a sweep: ask Optuna for trials, hand them to an executor, feed the pruner, tell
+Optuna the outcomes, and keep the live record a table, a plot or a widget reads.
+
+``Sweep`` (``study.py``) is what a user holds; this module is what it drives, as Optuna's
+``study.py`` sits over ``_optimize.py``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from typing import Any, Callable
+
+import optuna
+from optuna.trial import TrialState
+
+from ..engine.events import EventChannel, MetricEvent
+from ..objective import Objective, is_finite_number
+from .protocol import Executor, Reporter, TrialJob, TrialResult
+from .results import RESULT_ATTR, TrialRecord
+from .trials import error_text
+
+STOP_GRACE_SECONDS = 60  # how long a failing sweep waits for its running trials to stop
+
+
+class TrialBook:
+    """The live record of a sweep's trials: written by the driver, read by the ``Sweep`` (any thread)."""
+
+    def __init__(self, records: dict[int, TrialRecord] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.records: dict[int, TrialRecord] = dict(records or {})
+        self.events = EventChannel()
+
+    def snapshot(self) -> list[TrialRecord]:
+        with self.lock:
+            return [r.copy() for r in self.records.values()]
+
+    def publish(self, number: int, kind: str, epoch: int, values: dict[str, Any]) -> None:
+        self.events.publish(MetricEvent(f"trial-{number}", kind, epoch, 0, {**values, "trial": number}, time.time()))
+
+
+class SweepDriver:
+    """Runs the trials of one start (or resume) of a sweep; ``stop()`` from any thread is final:
+    no trial is registered, and so none trains, once it has returned."""
+
+    def __init__(self, study: optuna.Study, objective: Objective, distributions: dict[str, Any], book: TrialBook,
+                 job_params: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self.study, self.objective, self.book = study, objective, book
+        self.distributions = distributions
+        self.job_params = job_params
+        self.pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
+        self.stopping = False
+        self.launched = 0
+        self._trials: dict[int, optuna.Trial] = {}
+        self._reporters: dict[int, Reporter] = {}
+
+    def run(self, executor: Executor, n_trials: int) -> None:
+        """Keep ``executor``'s slots full until ``n_trials`` were launched and all ended, or a stop."""
+        pending: dict[Future, TrialJob] = {}
+        try:
+            while True:
+                want = min(executor.slots - len(pending), n_trials - self.launched)
+                jobs = [job for job in (self.ask() for _ in range(max(want, 0))) if job is not None]
+                if jobs:
+                    pending.update(zip(executor.submit(jobs), jobs))
+                    self.launched += len(jobs)
+                if not pending:
+                    return
+                finished, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self.finish(pending.pop(future), future)
+        except BaseException:
+            self.stop()
+            finished, _ = wait(list(pending), timeout=STOP_GRACE_SECONDS)
+            for future, job in pending.items():
+                self.finish(job, future if future in finished else None)
+            raise
+
+    def stop(self) -> None:
+        """Ask no more trials; stop the running ones (each within an epoch, or at once in the kernel)."""
+        with self.book.lock:
+            self.stopping = True
+            reporters = list(self._reporters.values())
+        for reporter in reporters:
+            reporter.request_stop("stopped")
+
+    # ---- one trial's life ----------------------------------------------------------------------
+    def ask(self) -> TrialJob | None:
+        """A new trial from Optuna, registered; None once the sweep is stopping (checked under the lock
+        ``stop()`` takes, so a trial is either registered before a stop, and stopped by it, or never)."""
+        with self.book.lock:
+            if self.stopping:
+                return None
+            trial = self.study.ask(self.distributions)
+            params, number = dict(trial.params), trial.number
+            self._trials[number] = trial
+            self.book.records[number] = TrialRecord(number, params)
+            reporter = self._reporters[number] = Reporter(number, self.on_epoch)
+        self.book.publish(number, "status", 0, {"status": "running", "params": params})
+        return TrialJob(number, self.job_params(params), reporter)
+
+    def on_epoch(self, number: int, row: dict[str, Any]) -> str | None:
+        """A trial's epoch arrived (any thread): record it, feed the pruner; ``"pruned"`` stops the trial."""
+        epoch = int(row["epoch"])
+        with self.book.lock:
+            record = self.book.records[number]
+            if record.status != "running":
+                return None
+            if epoch <= len(record.rows):  # a trial retried after a worker died starts over
+                del record.rows[epoch - 1:]
+            record.rows.append(dict(row))
+            prune = self._report(number, record, row) and self.pruning and self._trials[number].should_prune()
+        self.book.publish(number, "epoch", epoch, dict(row))
+        return "pruned" if prune else None
+
+    def _report(self, number: int, record: TrialRecord, row: dict[str, Any]) -> bool:
+        """Give Optuna the objective's value of an epoch once (its intermediate value, for the pruner);
+        True when it was given now."""
+        value, epoch = row.get(self.objective.metric), int(row["epoch"])
+        if not is_finite_number(value) or epoch in record.reported:
+            return False
+        self._trials[number].report(float(value), epoch)
+        record.reported.add(epoch)
+        return True
+
+    def finish(self, job: TrialJob, future: Future | None) -> None:
+        """Record a trial's outcome and tell Optuna (complete, pruned or failed)."""
+        if future is None:
+            result = TrialResult("failed", error="interrupted: the sweep ended before this trial finished")
+        else:
+            try:
+                result = future.result()
+            except BaseException as e:  # noqa: BLE001 - a dead worker, a broken pool, a cancelled task
+                result = TrialResult("failed", error=error_text(e))
+        status, error = table_status(result, job.reporter.stop_status, self.objective.metric)
+        with self.book.lock:
+            record = self.book.records[job.number]
+            trial = self._trials.pop(job.number)
+            rows = result.rows or record.rows
+            for row in rows:  # steps the live feed did not deliver (or delivered after a retry)
+                self._report(job.number, record, row)
+            value = result.value if is_finite_number(result.value) else self.objective.best_of_rows(rows)
+            record.rows, record.status, record.error = list(rows), status, error
+            record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
+            trial.set_user_attr(RESULT_ATTR, record.to_attr())
+            if status == "complete":
+                self.study.tell(trial, value)
+            else:
+                self.study.tell(trial, state=TrialState.FAIL if status == "failed" else TrialState.PRUNED)
+            self._reporters.pop(job.number, None)
+        self.book.publish(job.number, "status", len(rows), {"status": status, "value": value, "error": error})
+
+
+def table_status(result: TrialResult, stop_status: str | None, metric: str) -> tuple[str, str | None]:
+    """Map a run's status to the table's: complete, pruned, stopped or failed (with a reason)."""
+    s = result.status
+    if s in ("completed", "early_stopped"):
+        if not is_finite_number(result.value):
+            return "failed", result.error or f"no finite {metric} was measured"
+        return "complete", None
+    if s == "pruned" or (s == "stopped" and stop_status == "pruned"):
+        return "pruned", None
+    if s == "stopped":
+        return "stopped", "stopped by sweep.stop()"
+    return "failed", result.error or s

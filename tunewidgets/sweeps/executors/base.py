@@ -1,0 +1,87 @@
+"""What executors share: the in-kernel channel, the relay of worker messages, remote submission.
+
+Remote executors share one idea: workers push ``(trial number, epoch row)`` messages, a relay thread
+in the kernel hands them to the trial's ``Reporter``, and the reporter's stop decision goes back to
+the worker through a flag it checks each epoch. Each executor follows the small protocol in
+``sweeps/protocol.py``: ``slots``, ``open(train_trial)``, ``submit(jobs)``, ``close()``.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import warnings
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from ..protocol import Reporter, TrialJob
+
+
+class LocalChannel:
+    """In-kernel channel: rows go straight to the reporter; a stop reaches the run at once."""
+
+    def __init__(self) -> None:
+        self.reporters: dict[int, Reporter] = {}
+
+    def send(self, number: int, row: dict[str, Any]) -> None:
+        self.reporters[number].epoch(row)
+
+    def stop_status(self, number: int) -> str | None:
+        return self.reporters[number].stop_status
+
+    def attach(self, number: int, run: Any) -> None:
+        self.reporters[number].on_stop(run.stop)
+
+
+class MessageRelay:
+    """One kernel thread that delivers worker messages to reporters, in arrival order."""
+
+    def __init__(self, get: Callable[[float], Any], name: str) -> None:
+        self.reporters: dict[int, Reporter] = {}
+        self._get = get
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._closed:
+            try:
+                message = self._get(0.1)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError, BrokenPipeError):  # the manager went away: nothing more will come
+                return
+            if message is None:
+                return
+            number, row = message
+            reporter = self.reporters.get(number)
+            if reporter is not None:
+                try:
+                    reporter.epoch(row)
+                except Exception as e:  # noqa: BLE001 - one bad message must not stop the feed
+                    warnings.warn(f"trial {number}: reporting an epoch failed: {e!r}", stacklevel=1)
+
+    def close(self) -> None:
+        self._closed = True
+        self._thread.join(timeout=2)
+
+
+class RemoteExecutor:
+    """What executors whose trials run elsewhere share: rows come back through ``self.relay`` to each
+    job's reporter, stops go out through ``forward_stop``, and ``launch`` starts one trial."""
+
+    relay: MessageRelay
+
+    def forward_stop(self, number: int) -> Callable[[str], None]:
+        raise NotImplementedError
+
+    def launch(self, job: TrialJob) -> Future:
+        raise NotImplementedError
+
+    def submit(self, jobs: list[TrialJob]) -> list[Future]:
+        futures = []
+        for job in jobs:
+            self.relay.reporters[job.number] = job.reporter
+            job.reporter.on_stop(self.forward_stop(job.number))
+            futures.append(self.launch(job))
+        return futures

@@ -1,0 +1,156 @@
+"""Building sweeps: ``tw.sweep`` for torch models, the launcher it shares with
+``tw.sweep_estimator``, and ``tw.load_sweep`` for a sweep kept in storage.
+
+Every argument is checked before the study is created and before any trial runs, so a mistake
+costs nothing.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any, Callable
+
+import optuna
+
+from ..engine.checks import check_metrics, require_data
+from ..engine.data import Data
+from ..hparams import MODELS, HParams, as_hparams
+from ..objective import Objective
+from ..space import Space
+from .executors import make_executor
+from .results import SWEEP_ATTR, record_from_trial
+from .strategies import make_pruner, make_sampler, strategy_name
+from .study import DEFAULT_TRIALS, Sweep, check_n_trials
+from .trials import TorchTrial, error_text
+
+
+def new_study(storage: Any, name: str | None, objective: Objective, sampler, pruner) -> optuna.Study:
+    """A new Optuna study; a bad storage URL or a taken name is a ``ValueError`` before any trial."""
+    name = name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    try:
+        return optuna.create_study(storage=storage, study_name=name, direction=objective.direction,
+                                   sampler=sampler, pruner=pruner)
+    except optuna.exceptions.DuplicatedStudyError:
+        raise ValueError(f"name={name!r} is taken: a sweep with this name is already in {storage!r}; load it "
+                         f"with tw.load_sweep({storage!r}, {name!r}) and call .resume(), or pick another name"
+                         ) from None
+    except Exception as e:  # noqa: BLE001 - SQLAlchemy and Optuna raise many kinds for a bad URL
+        raise ValueError(f"storage={storage!r} is not usable: {error_text(e)}. Use an Optuna storage URL such "
+                         f"as 'sqlite:///sweeps.db' or 'postgresql://user:pass@host/db'") from None
+
+
+def launch(train_trial: Callable, space: Space, objective: Objective, info: dict[str, Any], *, strategy: Any,
+           n_trials: int | None, pruner: Any, max_epochs: int, executor: Any, storage: Any, name: str | None,
+           seed: int | None, base: HParams | None = None, group_size: int | None = None,
+           background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
+    """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
+    executor and study (all checked before any trial), record ``info`` in the study, then start."""
+    if strategy == "grid":
+        n_trials = space.grid_size if n_trials is None else min(n_trials, space.grid_size)
+    n_trials = DEFAULT_TRIALS if n_trials is None else n_trials
+    check_n_trials(n_trials)
+    sampler = make_sampler(strategy, space, seed)
+    pruner_obj = make_pruner(pruner, max_epochs)
+    executor_obj = make_executor(executor, group_size)
+    study = new_study(storage, name, objective, sampler, pruner_obj)
+    study.set_user_attr(SWEEP_ATTR, {**info, "space": space.to_dict(), **objective.to_dict(),
+                                     "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
+                                     "seed": seed})
+    sw = Sweep(study, space, objective, study.user_attrs[SWEEP_ATTR], base=base, train_trial=train_trial,
+               executor=executor if group_size is None else executor_obj, quiet=quiet)  # resume keeps the group size
+    sw.plan(executor_obj, n_trials)
+    return sw.start(background) if start else sw
+
+
+def max_epochs_of(space: Space, base: HParams) -> int:
+    """The most epochs any trial trains (what Hyperband's brackets span)."""
+    dim = space.dims.get("epochs")
+    return max(dim.grid()) if dim is not None else base.epochs
+
+
+def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
+          base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
+          storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
+          direction: str | None = None, metrics: dict[str, Callable] | None = None, background: bool = False,
+          group_size: int | None = None, start: bool = True, quiet: bool = False) -> Sweep:
+    """Search hyperparameters of a torch model on ``data``; return the ``Sweep``.
+
+    ``strategy``: "grid", "random", "bayes" (TPE) or "gp". ``n_trials`` defaults to the whole grid,
+    else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
+    "hyperband" (steps are epochs). ``executor``: "thread" (in the kernel), "process", "dask" (a
+    local cluster), a ``distributed.Client``, a scheduler address, or "batched" (in the kernel,
+    ``group_size`` trials of the same network structure trained together, default 16).
+    ``storage``: an Optuna storage URL such as "sqlite:///sweeps.db" to keep the sweep;
+    ``tw.load_sweep`` reads it back. The objective is ``metric`` (default: val_accuracy, or val_loss
+    for regression), best over epochs; ``metrics={name: fn(outputs, targets)}`` adds your own
+    validation metrics, and ``metric="val_<name>"`` optimizes one of them. ``start=False`` returns
+    the sweep before its first trial (subscribe to ``sweep.events``, then ``sweep.start()``);
+    ``quiet=True`` keeps Optuna's per-trial log lines out while it runs.
+
+    Example::
+
+        space = tw.Space(lr=tw.LogUniform(1e-4, 1e-1), layers=tw.IntRange(1, 3))
+        sw = tw.sweep(data, space, strategy="grid", base=tw.HParams(epochs=10))
+        sw.table().head()
+    """
+    require_data(data)
+    space = Space(**space) if isinstance(space, dict) else space
+    if not isinstance(space, Space):
+        raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
+    base = as_hparams(base)
+    metrics = check_metrics(metrics)
+    objective = Objective.for_task(data.task, metric, direction, metrics)
+    info = {"kind": "torch", "base": _base_for_storage(base), "data": data.name, "task": data.task,
+            "metrics": sorted(metrics)}
+    return launch(TorchTrial(data, objective, metrics), space, objective, info, strategy=strategy,
+                  n_trials=n_trials, pruner=pruner, max_epochs=max_epochs_of(space, base), executor=executor,
+                  storage=storage, name=name, seed=seed, base=base, group_size=group_size, background=background,
+                  start=start, quiet=quiet)
+
+
+def _base_for_storage(base: HParams) -> dict[str, Any]:
+    d = base.to_dict()
+    if callable(d["model"]):
+        d["model"] = base.model_name
+    return d
+
+
+def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") -> Sweep:
+    """A sweep kept in ``storage``: the same table, curves and best; ``.resume(n, data=...)`` adds trials.
+
+    ``name`` may be left out when the storage holds one sweep.
+    """
+    try:
+        summaries = optuna.get_all_study_summaries(storage=storage)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"storage={storage!r} is not usable: {error_text(e)}") from None
+    names = [s.study_name for s in summaries]
+    if name is None:
+        if len(names) != 1:
+            raise ValueError(f"name is required: {storage!r} holds {len(names)} sweeps {names}")
+        name = names[0]
+    if name not in names:
+        raise ValueError(f"name={name!r} is not in {storage!r}: it holds {names}")
+    study = optuna.load_study(study_name=name, storage=storage)
+    info = study.user_attrs.get(SWEEP_ATTR)
+    if info is None:
+        raise ValueError(f"{name!r} in {storage!r} is an Optuna study not made by tw.sweep (no {SWEEP_ATTR!r})")
+    space = Space.from_dict(info["space"])
+    seed = info.get("seed")
+    strategy = info["strategy"] if info["strategy"] in ("grid", "random", "bayes", "gp") else "bayes"
+    # A fresh sampler continues the study; offset its seed so a resumed random search does not repeat.
+    study.sampler = make_sampler(strategy, space, None if seed is None else seed + len(study.trials))
+    base = None
+    if info["kind"] == "torch":
+        base = HParams.from_dict(info["base"]) if info["base"]["model"] in MODELS else None
+        max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"]))
+    else:
+        max_epochs = 1
+    pruner = info.get("pruner")
+    study.pruner = make_pruner(pruner if pruner in ("median", "halving", "hyperband") else None, max_epochs)
+    objective = Objective(info["metric"], info["direction"])
+    records = {t.number: record_from_trial(t, objective.metric) for t in study.trials}
+    sw = Sweep(study, space, objective, info, base=base, executor=executor, records=records)
+    sw.status = "loaded"
+    return sw

@@ -1,0 +1,257 @@
+"""Sweep: what a user holds of a hyperparameter search, live or loaded from storage.
+
+A thin front (start, resume, stop, wait, the table and the best trial); the loop it drives lives in
+``driver.py``, and building one in ``launch.py``. The Optuna study (in memory or in a storage URL)
+is the durable record.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from ..engine.checks import require_data
+from ..engine.data import Data
+from ..hparams import HParams
+from ..objective import Objective
+from ..space import Space
+from . import logs
+from .driver import SweepDriver, TrialBook
+from .executors import make_executor
+from .protocol import Executor
+from .results import TrialRecord, best_record, curves_table, history_frame, results_table
+from .strategies import distributions
+from .trials import TorchTrial
+
+DEFAULT_TRIALS = 20
+DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
+
+
+def check_n_trials(n_trials: Any) -> None:
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ValueError(f"n_trials={n_trials!r} is not allowed: must be an integer >= 1")
+
+
+class Sweep:
+    """A hyperparameter search: live while it runs, and the same object when loaded from storage.
+
+    Example::
+
+        sw = tw.sweep(data, tw.Space(lr=tw.LogUniform(1e-4, 1e-1)), strategy="bayes", n_trials=20,
+                      pruner="median", start=False)
+        feed = sw.events.listen()   # subscribed before the first trial: no event is missed
+        sw.start(background=True)
+        sw.progress                 # {'done': 3, 'running': 1, ...}
+        sw.table()                  # ranked, best first
+        sw.best                     # the best trial's HParams
+        sw.stop(); sw.wait()
+    """
+
+    def __init__(self, study: optuna.Study, space: Space, objective: Objective, info: dict[str, Any],
+                 base: HParams | None = None, train_trial: Any = None, executor: Any = "thread",
+                 records: dict[int, TrialRecord] | None = None, quiet: bool = False) -> None:
+        self.study, self.space, self.objective, self.info = study, space, objective, info
+        self.base = base
+        self.train_trial = train_trial
+        self.executor_spec = executor
+        self.quiet = quiet
+        self.book = TrialBook(records)
+        self.events = self.book.events
+        self.status = "pending"  # pending, running, completed, stopped, failed, loaded
+        self.error: BaseException | None = None
+        self._plan: tuple[Executor, int] | None = None
+        self._driver: SweepDriver | None = None
+        self._thread: threading.Thread | None = None
+        self._planned = len(self.book.records)
+        self._started_at: float | None = None
+        self._ended_at: float | None = None
+
+    @property
+    def metric(self) -> str:
+        return self.objective.metric
+
+    @property
+    def direction(self) -> str:
+        return str(self.objective.direction)
+
+    # ---- running -----------------------------------------------------------------------------
+    def plan(self, executor: Executor, n_trials: int) -> "Sweep":
+        """Set what ``start()`` runs: ``n_trials`` trials on ``executor`` (the launcher does this)."""
+        check_n_trials(n_trials)
+        self._plan = (executor, n_trials)
+        return self
+
+    def start(self, background: bool = False) -> "Sweep":
+        """Run the planned trials (``tw.sweep(..., start=False)`` builds a sweep that waits for this)."""
+        if self._plan is None or self.status != "pending":
+            raise RuntimeError(f"the sweep is {self.status}: start() runs a sweep built with start=False once; "
+                               f"resume() adds trials")
+        executor, n_trials = self._plan
+        self._plan = None
+        return self._run(executor, n_trials, background)
+
+    def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
+               background: bool = False, metrics: dict | None = None) -> "Sweep":
+        """Run ``n_trials`` more trials (a grid: the grid points not tried yet). A sweep loaded from
+        storage needs ``data`` again (and ``metrics`` when it optimizes a custom one). Returns ``self``."""
+        if self.status in ("pending", "running"):
+            raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
+        if data is not None:
+            self.train_trial = self._torch_trial(data, metrics)
+        if self.train_trial is None:
+            if self.info.get("kind") != "torch":
+                raise ValueError("an estimator sweep loaded from storage cannot be resumed: run "
+                                 "tw.sweep_estimator again (with the same storage and a new name)")
+            raise ValueError("this sweep was loaded from storage: pass data= (the same tw.Data) to resume it")
+        if self.info.get("strategy") == "grid":
+            left = self.space.grid_size - len(self.study.trials)
+            if left <= 0:
+                raise ValueError(f"the grid is complete: all {self.space.grid_size} points were tried")
+            n_trials = left if n_trials is None else min(n_trials, left)
+        n_trials = DEFAULT_TRIALS if n_trials is None else n_trials
+        check_n_trials(n_trials)
+        return self._run(make_executor(self.executor_spec if executor is None else executor), n_trials, background)
+
+    def _torch_trial(self, data: Data, metrics: dict | None) -> TorchTrial:
+        if self.info.get("kind") != "torch":
+            raise ValueError("data= only applies to sweeps of torch models")
+        require_data(data)
+        if self.info.get("task") not in (None, data.task):
+            raise ValueError(f"the data is {data.task}, the sweep was {self.info['task']}: resume it with data "
+                             f"of the same task")
+        metrics = dict(metrics or {})
+        Objective.for_task(data.task, self.metric, self.direction, metrics)  # the same checks as tw.sweep
+        return TorchTrial(data, self.objective, metrics)
+
+    def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
+        executor.open(self.train_trial)  # errors (no cluster, bad pool) surface here, before any trial
+        self._driver = driver = SweepDriver(self.study, self.objective, distributions(self.space), self.book,
+                                            self._job_params)
+        self.error = None
+        self.status = "running"
+        self._planned += n_trials
+        self._started_at, self._ended_at = time.time(), None
+        if self.quiet:
+            logs.quiet_begin()
+        if background:
+            self._thread = threading.Thread(target=self._drive_and_keep_error, args=(executor, driver, n_trials),
+                                            name="tunewidgets-sweep", daemon=True)
+            self._thread.start()
+        else:
+            self._drive(executor, driver, n_trials)
+        return self
+
+    def _drive_and_keep_error(self, executor: Executor, driver: SweepDriver, n_trials: int) -> None:
+        try:
+            self._drive(executor, driver, n_trials)
+        except BaseException as e:  # noqa: BLE001 - kept for wait() to raise in the caller's thread
+            self.error = e
+
+    def _drive(self, executor: Executor, driver: SweepDriver, n_trials: int) -> None:
+        try:
+            driver.run(executor, n_trials)
+        except BaseException:
+            self.status = "stopped" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "failed"
+            raise
+        finally:
+            self._planned -= n_trials - driver.launched
+            try:
+                executor.close()
+            finally:
+                if self.status == "running":
+                    self.status = "stopped" if driver.stopping else "completed"
+                self._ended_at = time.time()
+                if self.quiet:
+                    logs.quiet_end()
+
+    def _job_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        return dict(params) if self.base is None else self.base.replace(**params).to_dict()
+
+    def stop(self) -> None:
+        """Start no more trials and stop the running ones within an epoch; finished trials stay.
+        Once it returns, no trial starts training."""
+        if self._driver is not None:
+            self._driver.stop()
+
+    def wait(self, timeout: float | None = None) -> str:
+        """Block until the sweep ends (or ``timeout`` seconds pass); return its status.
+        Raises what ended a background sweep, if it failed."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.error is not None:
+            raise self.error
+        return self.status
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE_STATUSES
+
+    # ---- results -----------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    def records(self) -> list[TrialRecord]:
+        """A snapshot of every trial's record (params, status, value, rows, error)."""
+        return self.book.snapshot()
+
+    def table(self) -> pd.DataFrame:
+        """One row per trial, ranked best first: rank, trial, status, the metric (best over epochs),
+        epochs, seconds, each hyperparameter of the space, error (failed trials last, kept)."""
+        return results_table(self.records(), self.space.names, self.objective)
+
+    def curves(self) -> pd.DataFrame:
+        """Every trial's per-epoch history in one long frame (``trial``, ``status``, ``epoch``, metrics)."""
+        return curves_table(self.records())
+
+    @property
+    def runs(self) -> dict[int, pd.DataFrame]:
+        """Each trial's history (like ``Run.history``), by trial number."""
+        return {r.number: history_frame(r) for r in self.records()}
+
+    @property
+    def best_trial(self) -> TrialRecord | None:
+        """The best complete trial's record (its number, params, value and rows), or None."""
+        return best_record(self.records(), self.objective)
+
+    @property
+    def best_params(self) -> dict[str, Any] | None:
+        """The best complete trial's values of the space's dimensions, or None."""
+        best = self.best_trial
+        return None if best is None else dict(best.params)
+
+    @property
+    def best(self) -> HParams | dict[str, Any] | None:
+        """The best complete trial's ``HParams`` (estimator sweeps: its parameters), or None."""
+        params = self.best_params
+        if params is None or self.base is None:
+            return params
+        return self.base.replace(**params)
+
+    @property
+    def best_value(self) -> float | None:
+        best = self.best_trial
+        return None if best is None else best.value
+
+    @property
+    def progress(self) -> dict[str, Any]:
+        """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, running; elapsed
+        (seconds since the last start or resume, frozen when the sweep ends)."""
+        statuses = [r.status for r in self.records()]
+        counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "running")}
+        planned = self._planned + (self._plan[1] if self._plan else 0)
+        elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
+        return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts["running"],
+                **counts, "elapsed": elapsed}
+
+    def __repr__(self) -> str:
+        p = self.progress
+        best = self.best_value
+        text = f", best {self.metric}={best:.4g}" if best is not None else ""
+        return (f"<Sweep {self.name!r} {self.status}: {p['done']}/{p['n_trials']} trials done, "
+                f"{p['pruned']} pruned, {p['failed']} failed{text}>")

@@ -32,3 +32,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def base():
+    """Small, fast trials on the CPU: what the sweep tests vary the rest from."""
+    return tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")

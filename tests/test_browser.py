@@ -6,7 +6,10 @@ row counts are compared on both sides here.
 
 import time
 
+import pytest
 from browser import BOKEH_ROWS_JS, jupyter_lab
+
+pytestmark = pytest.mark.slow
 
 SETUP = """\
 import torch

@@ -8,7 +8,10 @@ TrainPanel's controls.
 import shutil
 import time
 
+import pytest
 from browser import BOKEH_ROWS_WITH_SOURCE_JS, jupyter_lab
+
+pytestmark = pytest.mark.slow
 
 SCREENSHOT = "/tmp/tunewidgets_sweep_panel.png"
 

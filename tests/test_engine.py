@@ -1,7 +1,5 @@
 """The training engine on real data: it learns, it stops, pauses, diverges and fails cleanly."""
 
-import subprocess
-import sys
 import time
 
 import pytest
@@ -214,12 +212,6 @@ def test_device_is_resolved_and_described(digits):
     run = tw.train(digits, epochs=1, units=8)
     assert run.device.type in ("cpu", "cuda", "mps")
     assert run.device_label.startswith(run.device.type)
-
-
-def test_the_engine_imports_no_widget_library():
-    code = "import sys, tunewidgets.engine; print('ipywidgets' in sys.modules, 'bokeh' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False"]
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -11,7 +11,6 @@ import pytest
 
 import tunewidgets as tw
 
-BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 
 
 
@@ -26,10 +25,11 @@ def in_fresh_process(code: str, tmp_path) -> dict:
     return pickle.loads(out.read_bytes())
 
 
-def test_reload_in_a_fresh_process_gives_the_same_table_and_curves(digits, tmp_path):
+@pytest.mark.slow
+def test_reload_in_a_fresh_process_gives_the_same_table_and_curves(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'sweeps.db'}"
     space = tw.Space(lr=tw.Choice([0.01, 0.1]), batch_size=tw.Choice([128, 5000]))
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE, storage=url, name="digits-grid", pruner="median")
+    sw = tw.sweep(digits, space, strategy="grid", base=base, storage=url, name="digits-grid", pruner="median")
     live_table, live_curves = sw.table(), sw.curves()
     assert list(live_table["status"]).count("failed") == 2
 
@@ -50,10 +50,11 @@ def test_reload_in_a_fresh_process_gives_the_same_table_and_curves(digits, tmp_p
     assert max(best.intermediate_values.values()) == best.value
 
 
-def test_resume_adds_trials(digits, tmp_path):
+@pytest.mark.slow
+def test_resume_adds_trials(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'resume.db'}"
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), layers=tw.IntRange(1, 3))
-    first = tw.sweep(digits, space, strategy="random", n_trials=2, base=BASE.replace(epochs=1), storage=url,
+    first = tw.sweep(digits, space, strategy="random", n_trials=2, base=base.replace(epochs=1), storage=url,
                      name="r", seed=3)
     before = first.table()
 
@@ -73,19 +74,19 @@ def test_resume_adds_trials(digits, tmp_path):
     assert len(tw.load_sweep(url, "r").table()) == 4
 
 
-def test_resuming_a_grid_runs_only_the_points_left(digits, tmp_path):
+def test_resuming_a_grid_runs_only_the_points_left(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'grid.db'}"
     space = tw.Space(lr=tw.Choice([0.01, 0.02, 0.05]))
-    tw.sweep(digits, space, strategy="grid", n_trials=2, base=BASE.replace(epochs=1), storage=url, name="g")
+    tw.sweep(digits, space, strategy="grid", n_trials=2, base=base.replace(epochs=1), storage=url, name="g")
     sw = tw.load_sweep(url, "g").resume(data=digits)
     assert sorted(sw.table()["lr"]) == [0.01, 0.02, 0.05]
     with pytest.raises(ValueError, match="the grid is complete"):
         sw.resume(data=digits)
 
 
-def test_loaded_sweep_needs_data_to_resume(digits, tmp_path):
+def test_loaded_sweep_needs_data_to_resume(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
-    tw.sweep(digits, tw.Space(lr=[0.01]), strategy="grid", base=BASE.replace(epochs=1), storage=url, name="x")
+    tw.sweep(digits, tw.Space(lr=[0.01]), strategy="grid", base=base.replace(epochs=1), storage=url, name="x")
     with pytest.raises(ValueError, match="pass data="):
         tw.load_sweep(url, "x").resume(1)
 
@@ -96,19 +97,19 @@ def test_invalid_storage_is_a_clear_error_before_any_trial(digits, storage):
         tw.sweep(digits, tw.Space(lr=[0.01]), storage=storage)
 
 
-def test_taken_name_and_missing_name(digits, tmp_path):
+def test_taken_name_and_missing_name(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'n.db'}"
-    tw.sweep(digits, tw.Space(lr=[0.01]), strategy="grid", base=BASE.replace(epochs=1), storage=url, name="n")
+    tw.sweep(digits, tw.Space(lr=[0.01]), strategy="grid", base=base.replace(epochs=1), storage=url, name="n")
     with pytest.raises(ValueError, match="name='n' is taken"):
         tw.sweep(digits, tw.Space(lr=[0.01]), storage=url, name="n")
     with pytest.raises(ValueError, match="name='m' is not in"):
         tw.load_sweep(url, "m")
 
 
-def test_stopping_leaves_finished_trials_in_storage(digits, tmp_path):
+def test_stopping_leaves_finished_trials_in_storage(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'stop.db'}"
     space = tw.Space(lr=[0.01, 0.02, 0.05, 0.1])
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=5), storage=url, name="s",
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=5), storage=url, name="s",
                   background=True)
 
     def stop_during_the_second_trial(event):

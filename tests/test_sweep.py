@@ -13,14 +13,13 @@ import tunewidgets as tw
 from tunewidgets.sweeps.executors import ProcessExecutor, make_executor
 from tunewidgets.sweeps.protocol import Executor
 
-BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 
 
 
 
-def test_grid_sweep_learns_and_ranks(digits):
+def test_grid_sweep_learns_and_ranks(base, digits):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), layers=tw.IntRange(1, 2))
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE)
+    sw = tw.sweep(digits, space, strategy="grid", base=base)
     assert sw.status == "completed" and sw.done
     table = sw.table()
     assert list(table.columns[:8]) == ["rank", "trial", "status", "val_accuracy", "epochs_trained", "seconds", "lr", "layers"]
@@ -31,7 +30,7 @@ def test_grid_sweep_learns_and_ranks(digits):
     assert (table["epochs_trained"] == 3).all() and (table["seconds"] > 0).all()
     top = table.iloc[0]
     assert sw.best_value == top["val_accuracy"] > 0.85  # it really trained
-    assert sw.best == BASE.replace(lr=top["lr"], layers=int(top["layers"]))
+    assert sw.best == base.replace(lr=top["lr"], layers=int(top["layers"]))
     runs = sw.runs
     assert set(runs) == {0, 1, 2, 3}
     assert runs[top["trial"]]["val_accuracy"].max() == top["val_accuracy"]
@@ -45,9 +44,9 @@ def test_grid_sweep_learns_and_ranks(digits):
 
 
 @pytest.mark.parametrize("strategy", ["random", "bayes", "gp"])
-def test_each_strategy_samples_the_space(digits, strategy):
+def test_each_strategy_samples_the_space(base, digits, strategy):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), optimizer=tw.Choice(["sgd", "adam"]))
-    sw = tw.sweep(digits, space, strategy=strategy, n_trials=3, base=BASE.replace(epochs=1), seed=1)
+    sw = tw.sweep(digits, space, strategy=strategy, n_trials=3, base=base.replace(epochs=1), seed=1)
     table = sw.table()
     assert len(table) == 3 and set(table["status"]) == {"complete"}
     assert table["lr"].between(1e-3, 1e-1).all() and set(table["optimizer"]) <= {"sgd", "adam"}
@@ -55,18 +54,18 @@ def test_each_strategy_samples_the_space(digits, strategy):
     assert type(sw.study.sampler).__name__ == expected
 
 
-def test_seeded_random_sweep_repeats(digits):
+def test_seeded_random_sweep_repeats(base, digits):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), layers=tw.IntRange(1, 3))
-    one = tw.sweep(digits, space, strategy="random", n_trials=2, base=BASE.replace(epochs=1), seed=7)
-    two = tw.sweep(digits, space, strategy="random", n_trials=2, base=BASE.replace(epochs=1), seed=7)
+    one = tw.sweep(digits, space, strategy="random", n_trials=2, base=base.replace(epochs=1), seed=7)
+    two = tw.sweep(digits, space, strategy="random", n_trials=2, base=base.replace(epochs=1), seed=7)
     key = ["trial", "lr", "layers", "val_accuracy"]
     assert one.table()[key].sort_values("trial").equals(two.table()[key].sort_values("trial"))
 
 
 @pytest.mark.parametrize("pruner", ["median", "halving", "hyperband"])
-def test_each_pruner_saves_epochs(digits, pruner):
+def test_each_pruner_saves_epochs(base, digits, pruner):
     epochs, n = 5, 7
-    base = BASE.replace(epochs=epochs, optimizer="sgd")
+    base = base.replace(epochs=epochs, optimizer="sgd")
     sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-4, 1.0)), strategy="random", n_trials=n, base=base,
                   pruner=pruner, seed=0)
     table = sw.table()
@@ -82,14 +81,15 @@ def test_each_pruner_saves_epochs(digits, pruner):
     assert ranked.index("pruned") > max(i for i, s in enumerate(ranked) if s == "complete")
 
 
-def test_process_executor_streams_and_prunes(digits):
+@pytest.mark.slow
+def test_process_executor_streams_and_prunes(base, digits):
     """Two spawn processes; a Threshold pruner that prunes at epoch 2 proves stop flags reach workers."""
     never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
     space = tw.Space(lr=tw.Choice([0.01, 0.02]))
     assert make_executor("process").slots == os.cpu_count()  # "process": one worker per core
     executor = ProcessExecutor(n_workers=2)
     assert isinstance(executor, Executor)
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=12), pruner=never_good_enough,
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=12), pruner=never_good_enough,
                   executor=executor, background=True)
     feed = sw.events.listen()
     assert sw.wait(timeout=120) == "completed"
@@ -102,9 +102,9 @@ def test_process_executor_streams_and_prunes(digits):
     assert all(math.isfinite(e.values["val_accuracy"]) for e in epoch_events)
 
 
-def test_failing_trials_are_kept_and_ranked_last(digits):
+def test_failing_trials_are_kept_and_ranked_last(base, digits):
     space = tw.Space(lr=tw.Choice([0.01, 100.0]), batch_size=tw.Choice([128, 5000]))
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2, optimizer="sgd"))
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2, optimizer="sgd"))
     table = sw.table()
     assert len(table) == 4
     assert list(table["status"]) == ["complete", "failed", "failed", "failed"]
@@ -118,9 +118,9 @@ def test_failing_trials_are_kept_and_ranked_last(digits):
     assert len(failed) == 3
 
 
-def test_stop_a_background_sweep(digits):
+def test_stop_a_background_sweep(base, digits):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=5), layers=tw.IntRange(1, 4))
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=200), background=True)
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=200), background=True)
     feed = sw.events.listen()
     deadline = time.time() + 30
     while not any(e.kind == "epoch" for e in feed.drain()) and time.time() < deadline:
@@ -137,20 +137,20 @@ def test_stop_a_background_sweep(digits):
     assert threading.active_count() < 50
 
 
-def test_metric_and_direction_override(digits):
+def test_metric_and_direction_override(base, digits):
     space = tw.Space(lr=tw.Choice([1e-3, 1e-1]))
-    by_loss = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), metric="val_loss")
+    by_loss = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), metric="val_loss")
     assert by_loss.direction == "minimize" and by_loss.study.direction.name == "MINIMIZE"
     table = by_loss.table()
     assert "val_loss" in table.columns and table["val_loss"].is_monotonic_increasing
-    worst = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), metric="val_accuracy",
+    worst = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), metric="val_accuracy",
                      direction="minimize")
     assert worst.table()["val_accuracy"].is_monotonic_increasing
-    assert worst.best.lr != tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2)).best.lr
+    assert worst.best.lr != tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2)).best.lr
 
 
-def test_regression_defaults_to_val_loss(regression_data):
-    sw = tw.sweep(regression_data, tw.Space(lr=[1e-3, 1e-2]), strategy="grid", base=BASE.replace(epochs=2))
+def test_regression_defaults_to_val_loss(base, regression_data):
+    sw = tw.sweep(regression_data, tw.Space(lr=[1e-3, 1e-2]), strategy="grid", base=base.replace(epochs=2))
     assert (sw.metric, sw.direction) == ("val_loss", "minimize")
     assert sw.table()["val_loss"].is_monotonic_increasing
 
@@ -173,15 +173,28 @@ def test_bad_arguments_fail_before_any_trial(digits, kwargs, words):
         assert word in str(info.value), str(info.value)
 
 
-def test_live_feed_carries_each_epoch(digits):
-    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=2), background=True)
+def test_a_subscriber_before_start_receives_every_event(base, digits):
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=2), start=False)
+    assert sw.status == "pending" and sw.progress["n_trials"] == 2 and not sw.records()
     feed = sw.events.listen()
-    sw.wait()
+    assert sw.start(background=True) is sw
+    assert sw.wait(timeout=60) == "completed"
     events = feed.drain()
     epochs = [(e.values["trial"], e.epoch) for e in events if e.kind == "epoch"]
-    assert len(events) > 0 and set(epochs) <= {(0, 1), (0, 2), (1, 1), (1, 2)}
-    ends = [e.values["status"] for e in events if e.kind == "status"]
-    assert ends.count("complete") == 2 or len(epochs) == 4
+    assert sorted(epochs) == [(0, 1), (0, 2), (1, 1), (1, 2)]
+    statuses = [(e.values["trial"], e.values["status"]) for e in events if e.kind == "status"]
+    assert sorted(statuses) == [(0, "complete"), (0, "running"), (1, "complete"), (1, "running")]
+    with pytest.raises(RuntimeError, match="start"):
+        sw.start()
+
+
+def test_the_best_trial_is_public(base, digits):
+    sw = tw.sweep(digits, tw.Space(lr=[1e-3, 3e-2]), strategy="grid", base=base.replace(epochs=2))
+    best = sw.best_trial
+    table = sw.table()
+    assert best.number == table["trial"].iloc[0] and best.value == sw.best_value == table["val_accuracy"].iloc[0]
+    assert best.params == sw.best_params and len(best.rows) == 2
+    assert sw.best == base.replace(epochs=2, **best.params)
 
 
 class GroupExecutor:
@@ -219,9 +232,9 @@ class GroupExecutor:
         self.pool.shutdown(wait=True)
 
 
-def test_an_executor_that_takes_trials_in_groups_plugs_in(digits):
+def test_an_executor_that_takes_trials_in_groups_plugs_in(base, digits):
     executor = GroupExecutor()
     sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="random", n_trials=6,
-                  base=BASE.replace(epochs=2), executor=executor, seed=0)
+                  base=base.replace(epochs=2), executor=executor, seed=0)
     assert executor.groups == [[0, 1, 2], [3, 4, 5]]
     assert set(sw.table()["status"]) == {"complete"} and len(sw.curves()) == 12

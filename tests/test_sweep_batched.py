@@ -14,7 +14,6 @@ from torch import nn
 from tunewidgets.sweeps import BatchedExecutor, Executor
 from tunewidgets.sweeps.executors import EXECUTORS, make_executor
 
-BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
 # Without dropout a member computes what its own run computes, up to float32 summation order.
 ACCURACY_TOLERANCE = 1 / 360  # one validation sample of digits
 LOSS_RTOL = 1e-3
@@ -26,11 +25,11 @@ def by_params(table, names):
     return table.sort_values(names).reset_index(drop=True)
 
 
-def test_batched_grid_gives_the_thread_executors_table(digits):
+def test_batched_grid_gives_the_thread_executors_table(base, digits):
     space = tw.Space(lr=[1e-3, 3e-2], weight_decay=[0.0, 1e-3], optimizer=["sgd", "adam"])
     executor = BatchedExecutor(group_size=16)
-    batched = tw.sweep(digits, space, strategy="grid", base=BASE, executor=executor, seed=0)
-    thread = tw.sweep(digits, space, strategy="grid", base=BASE, executor="thread", seed=0)
+    batched = tw.sweep(digits, space, strategy="grid", base=base, executor=executor, seed=0)
+    thread = tw.sweep(digits, space, strategy="grid", base=base, executor="thread", seed=0)
     assert executor.groups == [list(range(8))] and executor.fallbacks == []  # one group, one pass
     names = ["lr", "weight_decay", "optimizer"]
     b, t = by_params(batched.table(), names), by_params(thread.table(), names)
@@ -46,10 +45,10 @@ def test_batched_grid_gives_the_thread_executors_table(digits):
     assert batched.best == thread.best and batched.progress["complete"] == 8
 
 
-def test_trials_split_into_groups_by_structure(digits):
+def test_trials_split_into_groups_by_structure(base, digits):
     space = tw.Space(lr=[1e-2, 3e-2], layers=[1, 2], dropout=[0.0, 0.2])
     executor = BatchedExecutor(group_size=8)
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), executor=executor, seed=1)
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), executor=executor, seed=1)
     table = sw.table()
     assert len(table) == 8 and set(table["status"]) == {"complete"} and table["val_accuracy"].min() > 0.5
     layers = dict(zip(table["trial"], table["layers"]))
@@ -59,11 +58,11 @@ def test_trials_split_into_groups_by_structure(digits):
 
 
 @pytest.mark.parametrize("strategy", ["random", "bayes"])
-def test_random_and_bayes_sweeps_run_batched(digits, strategy):
+def test_random_and_bayes_sweeps_run_batched(base, digits, strategy):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1), weight_decay=tw.LogUniform(1e-6, 1e-2))
     n, size = (6, 3) if strategy == "random" else (24, 8)  # bayes: the third group comes from TPE
     executor = BatchedExecutor(group_size=size)
-    sw = tw.sweep(digits, space, strategy=strategy, n_trials=n, base=BASE.replace(epochs=1, units=16),
+    sw = tw.sweep(digits, space, strategy=strategy, n_trials=n, base=base.replace(epochs=1, units=16),
                   executor=executor, seed=0)
     table = sw.table()
     assert len(table) == n and set(table["status"]) == {"complete"}
@@ -75,11 +74,11 @@ def test_random_and_bayes_sweeps_run_batched(digits, strategy):
         assert isinstance(sw.study.sampler, optuna.samplers.TPESampler) and sw.study.sampler._constant_liar
 
 
-def test_pruning_drops_members_and_saves_epochs(digits):
+def test_pruning_drops_members_and_saves_epochs(base, digits):
     epochs, n = 5, 9
     executor = BatchedExecutor(group_size=n)
     sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-4, 1.0)), strategy="random", n_trials=n,
-                  base=BASE.replace(epochs=epochs, optimizer="sgd"), pruner="halving", executor=executor, seed=0)
+                  base=base.replace(epochs=epochs, optimizer="sgd"), pruner="halving", executor=executor, seed=0)
     table = sw.table()
     assert executor.groups == [list(range(n))]
     pruned, complete = table[table["status"] == "pruned"], table[table["status"] == "complete"]
@@ -89,9 +88,9 @@ def test_pruning_drops_members_and_saves_epochs(digits):
     assert all(len(sw.runs[t]) == e for t, e in zip(table["trial"], table["epochs_trained"]))
 
 
-def test_a_diverging_member_fails_alone(digits):
+def test_a_diverging_member_fails_alone(base, digits):
     space = tw.Space(lr=[1e-2, 3e-2, 100.0])
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(optimizer="sgd"), executor="batched")
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(optimizer="sgd"), executor="batched")
     table = sw.table().set_index("lr")
     assert table.loc[100.0, "status"] == "failed" and "diverged" in table.loc[100.0, "error"]
     assert list(table.loc[[1e-2, 3e-2], "status"]) == ["complete", "complete"]
@@ -99,10 +98,10 @@ def test_a_diverging_member_fails_alone(digits):
     assert sw.progress["failed"] == 1 and sw.table().iloc[-1]["lr"] == 100.0  # failed trials rank last
 
 
-def test_stop_ends_every_member(digits):
+def test_stop_ends_every_member(base, digits):
     executor = BatchedExecutor(group_size=4)
     sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="random", n_trials=8,
-                  base=BASE.replace(epochs=200), executor=executor, seed=0, background=True)
+                  base=base.replace(epochs=200), executor=executor, seed=0, background=True)
     deadline = time.time() + 30
     while not any(len(r.rows) >= 1 for r in sw.records()) and time.time() < deadline:
         time.sleep(0.02)
@@ -115,9 +114,9 @@ def test_stop_ends_every_member(digits):
     assert (table["epochs_trained"] < 200).all()
 
 
-def test_cnn_with_batch_norm_falls_back_to_the_thread_path(digits_images):
+def test_cnn_with_batch_norm_falls_back_to_the_thread_path(base, digits_images):
     space = tw.Space(lr=[1e-2, 3e-2])
-    base = BASE.replace(model="cnn", layers=1, units=8, epochs=1)
+    base = base.replace(model="cnn", layers=1, units=8, epochs=1)
     executor = BatchedExecutor(group_size=4)
     with pytest.warns(UserWarning, match="one after another.*batch norm"):
         batched = tw.sweep(digits_images, space, strategy="grid", base=base, executor=executor, seed=0)
@@ -130,7 +129,7 @@ def test_cnn_with_batch_norm_falls_back_to_the_thread_path(digits_images):
     assert set(batched.table()["status"]) == {"complete"}
 
 
-def test_factories_batch_when_they_build_the_same_network(digits):
+def test_factories_batch_when_they_build_the_same_network(base, digits):
     def tanh_net(hp, data):
         return nn.Sequential(nn.Linear(64, hp.units), nn.Tanh(), nn.Linear(hp.units, data.n_outputs))
 
@@ -140,19 +139,19 @@ def test_factories_batch_when_they_build_the_same_network(digits):
 
     space = tw.Space(lr=[1e-2, 3e-2])
     same = BatchedExecutor()
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(model=tanh_net), executor=same)
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(model=tanh_net), executor=same)
     assert same.groups == [[0, 1]] and set(sw.table()["status"]) == {"complete"}
     differ = BatchedExecutor()
     with pytest.warns(UserWarning, match="builds different architectures"):
-        sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(model=wider_for_large_lr), executor=differ)
+        sw = tw.sweep(digits, space, strategy="grid", base=base.replace(model=wider_for_large_lr), executor=differ)
     assert differ.groups == [] and len(differ.fallbacks) == 1
     assert set(sw.table()["status"]) == {"complete"} and sw.table()["val_accuracy"].min() > 0.5
 
 
-def test_storage_reloads_the_same_table(digits, tmp_path):
+def test_storage_reloads_the_same_table(base, digits, tmp_path):
     url = f"sqlite:///{tmp_path / 'batched.db'}"
     space = tw.Space(lr=[1e-2, 3e-2], dropout=[0.0, 0.3])
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE.replace(epochs=2), executor="batched", group_size=4,
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), executor="batched", group_size=4,
                   storage=url, name="batched-grid", pruner="median", seed=0)
     loaded = tw.load_sweep(url, "batched-grid")
     key = ["rank", "trial", "status", "val_accuracy", "epochs_trained", "lr", "dropout"]

@@ -13,9 +13,9 @@ import tunewidgets as tw
 from tunewidgets.sweeps.executors import dask as dask_executor
 from tunewidgets.sweeps.executors import make_executor
 
-distributed = pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
 
-BASE = tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +37,10 @@ def cluster():
         torch.set_num_threads(saved[1])
 
 
-def test_client_sweep_streams_live_metrics(digits, cluster):
+def test_client_sweep_streams_live_metrics(base, digits, cluster):
     _, client = cluster
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), layers=tw.IntRange(1, 2))
-    sw = tw.sweep(digits, space, strategy="grid", base=BASE, executor=client, background=True)
+    sw = tw.sweep(digits, space, strategy="grid", base=base, executor=client, background=True)
     feed = sw.events.listen()
     assert sw.wait(timeout=120) == "completed"
     events = feed.drain()
@@ -56,23 +56,32 @@ def test_client_sweep_streams_live_metrics(digits, cluster):
     assert client.status == "running"  # a user's client is left open
 
 
-def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(digits, cluster):
+def test_a_sweep_on_dask_optimizes_a_custom_metric(base, digits, cluster):
+    from test_custom_metrics import check_ranked_by_top2, top2
+
+    _, client = cluster
+    sw = tw.sweep(digits, tw.Space(lr=tw.Choice([1e-3, 3e-2])), strategy="grid", base=base.replace(epochs=2),
+                  executor=client, metrics={"top2": top2}, metric="val_top2")
+    check_ranked_by_top2(sw, 2)
+
+
+def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(base, digits, cluster):
     local, _ = cluster
     never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
-    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=30),
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=30),
                   pruner=never_good_enough, executor=local.scheduler_address)
     table = sw.table()
     assert set(table["status"]) == {"pruned"}, table
     assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2
 
 
-def test_dask_executor_runs_its_own_cluster_and_restores_threads(digits):
+def test_dask_executor_runs_its_own_cluster_and_restores_threads(base, digits):
     os.environ["OMP_NUM_THREADS"] = "2"
     threads = torch.get_num_threads()
     try:
         assert isinstance(make_executor("dask"), dask_executor.DaskExecutor)  # sized to the machine
         own = dask_executor.DaskExecutor(n_workers=2)  # the same, kept small for the test machine
-        sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.05]), strategy="grid", base=BASE.replace(epochs=2),
+        sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.05]), strategy="grid", base=base.replace(epochs=2),
                       executor=own)
         assert own.client is None and own.cluster is None  # shut down after the sweep
         assert set(sw.table()["status"]) == {"complete"}
@@ -89,7 +98,7 @@ def test_unreachable_scheduler_is_a_clear_error_before_any_trial(digits, monkeyp
     assert time.perf_counter() - started < 30
 
 
-def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(digits, cluster, tmp_path):
+def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(base, digits, cluster, tmp_path):
     _, client = cluster
     marker = str(tmp_path / "died-once")
 
@@ -101,7 +110,7 @@ def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(digits, 
             os._exit(1)  # the worker process dies in the middle of its task
         return build_model(hparams.replace(model="mlp"), data)
 
-    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=BASE.replace(epochs=2, model=dies_once),
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=2, model=dies_once),
                   executor=client)
     assert os.path.exists(marker)
     table = sw.table()

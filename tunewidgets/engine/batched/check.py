@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Iterable
 
 import torch
-from torch import nn
 
 from ...hparams import HParams, as_hparams
 from ..checks import check_against_data
@@ -72,7 +71,7 @@ def _check_generic(hps: list[HParams], data: Data) -> tuple[bool, str]:
     name = hps[0].model_name
     buffers = [n for n, _ in models[0].named_buffers()]
     if buffers:
-        norm = [type(m).__name__ for m in models[0].modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+        norm = [type(m).__name__ for m in models[0].modules() if getattr(m, "running_mean", None) is not None]
         what = f"batch norm ({norm[0]}) keeps running statistics" if norm else f"it has buffers ({buffers[0]})"
         return False, f"model {name!r} cannot be batched: {what}, which cannot be stacked across members"
     if not list(models[0].parameters()):

@@ -1,0 +1,149 @@
+"""The package's shape, checked: layers import downward only, no import cycle, no private names
+crossing modules, small modules, and no attribute of ``tunewidgets`` hiding a subpackage."""
+
+import ast
+import importlib
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tunewidgets
+
+PACKAGE = Path(tunewidgets.__file__).parent
+MAX_LINES = 400
+# What each layer may import from the package (besides itself): value objects at the bottom, then the
+# engine, the sweeps over it, Bokeh figures on their own, the widgets over everything.
+LAYERS = {"base": set(), "engine": {"base"}, "sweeps": {"base", "engine"}, "plotting": {"base"},
+          "ui": {"base", "engine", "sweeps", "plotting"}, "root": {"base", "engine", "sweeps", "plotting", "ui"}}
+
+
+def module_name(path: Path) -> str:
+    parts = ["tunewidgets", *path.relative_to(PACKAGE).with_suffix("").parts]
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    if len(parts) == 1:
+        return "root"
+    return parts[1] if parts[1] in LAYERS else "base"
+
+
+def runtime_imports(path: Path):
+    """(imported module, imported names, line) for every import outside ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text())
+    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+               for child in node.body for n in ast.walk(child)}
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, [], node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(anchor + ([node.module] if node.module else []))
+            names = [a.name for a in node.names]
+            submodules = [f"{base}.{n}" for n in names if f"{base}.{n}" in MODULES]
+            yield (base, names, node.lineno) if not submodules else (submodules[0], [], node.lineno)
+
+
+def import_graph() -> dict[str, set[str]]:
+    graph = {m: set() for m in MODULES}
+    for module, path in MODULES.items():
+        for target, _, _ in runtime_imports(path):
+            if target in MODULES and target != module:
+                graph[module].add(target)
+    return graph
+
+
+def test_layers_import_downward_only():
+    wrong = []
+    for module, targets in import_graph().items():
+        allowed = LAYERS[layer(module)] | {layer(module)}
+        wrong += [f"{module} -> {t}" for t in targets if layer(t) not in allowed]
+    assert not wrong, wrong
+
+
+def test_no_import_cycle():
+    graph, index, low, stack, on_stack, cycles = import_graph(), {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, cycles
+
+
+def test_no_module_uses_another_modules_private_names():
+    found = []
+    for module, path in MODULES.items():
+        for target, names, line in runtime_imports(path):
+            if target.startswith("tunewidgets"):
+                found += [f"{module}:{line} imports {target}.{n}" for n in names if n.startswith("_")]
+        for node in ast.walk(ast.parse(path.read_text())):  # obj._x on anything but self, cls, super()
+            if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
+                owner = node.value
+                if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")) and \
+                        not (isinstance(owner, ast.Call) and ast.unparse(owner.func) == "super"):
+                    found.append(f"{module}:{node.lineno} reads {ast.unparse(node)}")
+    assert not found, found
+
+
+def test_modules_stay_small():
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, long
+
+
+def test_no_attribute_of_the_package_hides_a_subpackage():
+    for info in pkgutil.iter_modules([str(PACKAGE)]):
+        module = importlib.import_module(f"tunewidgets.{info.name}")
+        assert getattr(tunewidgets, info.name, module) is module, f"tw.{info.name} hides the module"
+    assert importlib.import_module("tunewidgets.sweeps").Sweep is tunewidgets.Sweep
+    assert callable(tunewidgets.sweep) and tunewidgets.sweep.__module__ == "tunewidgets.sweeps.launch"
+
+
+@pytest.mark.slow
+def test_engine_and_sweeps_import_no_widget_plotting_or_cluster_library():
+    """In a fresh interpreter: headless use loads neither widgets nor Bokeh nor Dask; Bokeh figures
+    load no widgets."""
+    code = """
+import sys
+import tunewidgets, tunewidgets.engine, tunewidgets.engine.lr_finder, tunewidgets.sweeps, tunewidgets.space
+print(sorted(m for m in ('ipywidgets', 'bokeh', 'jupyter_bokeh', 'dask', 'distributed', 'tunewidgets.ui',
+                         'tunewidgets.plotting') if m in sys.modules))
+import tunewidgets.plotting
+print(sorted(m for m in ('ipywidgets', 'jupyter_bokeh', 'tunewidgets.ui') if m in sys.modules))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout

@@ -12,7 +12,7 @@ import tunewidgets as tw
 from waiting import wait_for
 from tunewidgets.plotting.sweep_curves import FADED
 from tunewidgets.ui import TrainPanel
-from tunewidgets.ui.sweep_panel import SweepPanel, _Feed
+from tunewidgets.ui.sweep_panel import SweepFeed, SweepPanel
 
 BASE = tw.HParams(units=32, layers=1, batch_size=128, epochs=3, seed=1, device="cpu")
 
@@ -155,10 +155,10 @@ def test_epochs_that_arrive_with_a_trials_result_still_reach_the_plot(finished, 
     panel.sweep = sweep
     ends = [tw.MetricEvent(f"trial-{r.number}", "status", len(r.rows), 0, {"status": r.status, "trial": r.number})
             for r in sweep.records()]
-    panel._deliver(_Feed(sweep), ends)  # the status events only: no epoch event came through
+    panel._deliver(SweepFeed(sweep), ends)  # the status events only: no epoch event came through
     assert panel.curves.rows() == 12
     late = [tw.MetricEvent("trial-0", "epoch", 3, 0, {"val_accuracy": 0.5, "trial": 0})]
-    panel._deliver(_Feed(sweep), late)
+    panel._deliver(SweepFeed(sweep), late)
     assert panel.curves.rows() == 12 and panel.curves.rows(0) == 3
 
 

@@ -11,11 +11,12 @@ import math
 from typing import Any, Callable
 
 import ipywidgets as widgets
-from traitlets import Bool, Instance, Unicode
+from traitlets import Instance
 
+from ..engine.checks import check_against_data
 from ..engine.data import Data
-from ..engine.run import check_against_data
 from ..hparams import ACTIVATIONS, FIELDS, MODELS, OPTIMIZERS, SCHEDULES, HParams, as_hparams, check_field
+from .form import Form
 
 BATCH_SIZES = tuple(2 ** k for k in range(0, 17))
 LR_EXPONENTS = (-6.0, 1.0)  # the slider's range, 1e-6 .. 10 (widened when a value outside is loaded)
@@ -84,7 +85,7 @@ def validate(values: dict[str, Any], data: Data | None = None) -> tuple[HParams 
     return hp, []
 
 
-class HParamsControls(widgets.VBox):
+class HParamsControls(Form):
     """Widgets for all hyperparameters; ``hparams`` is the validated value or ``None``.
 
     Example::
@@ -96,8 +97,7 @@ class HParamsControls(widgets.VBox):
     """
 
     hparams = Instance(HParams, allow_none=True)
-    error = Unicode("")
-    valid = Bool(True)
+    VALUE_NAME = "hparams"
 
     def __init__(self, hparams: HParams | dict | None = None, data: Data | None = None, **kwargs: Any) -> None:
         self.data = data
@@ -112,11 +112,9 @@ class HParamsControls(widgets.VBox):
             w.layout = widgets.Layout(**LAYOUT)
             w.add_class(f"tw-field-{name}")
             self.fields[name] = w
-        self.message = widgets.HTML("", layout=widgets.Layout(min_height="1.5em"))
-        self.message.add_class("tw-controls-message")
         grid = widgets.GridBox(list(self.fields.values()),
                                layout=widgets.Layout(grid_template_columns="repeat(3, 280px)", grid_gap="2px 8px"))
-        super().__init__(children=[grid, self.message], **kwargs)
+        super().__init__([grid], "tw-controls-message", **kwargs)
         for w in self.fields.values():
             w.observe(self._on_change, names="value")
         self.set_hparams(self._base)
@@ -131,11 +129,7 @@ class HParamsControls(widgets.VBox):
     def _on_change(self, change: Any = None) -> None:
         if self._loading:
             return
-        hp, errors = validate(self.values(), self.data)
-        self.hparams = hp
-        self.error = "\n".join(errors)
-        self.valid = hp is not None
-        self.message.value = "".join(f"<div style='color:#c62828'>&#9888; {_escape(e)}</div>" for e in errors)
+        self._show(*validate(self.values(), self.data))
         self._enable_dependents()
 
     def _enable_dependents(self) -> None:
@@ -177,6 +171,3 @@ class HParamsControls(widgets.VBox):
             raise KeyError(f"{name!r} has no control: controls are {sorted(self.fields)}")
         self.fields[name].value = value
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -11,10 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 import ipywidgets as widgets
-from traitlets import Bool, Instance, Unicode
+from traitlets import Instance
 
 from ..hparams import FIELDS
 from ..space import Choice, Dimension, IntRange, LogUniform, Space, Uniform
+from .form import Form
 from .sweep_format import format_space_error
 
 # The rows offered by default, and whether each is searched: (dimension, included).
@@ -124,7 +125,7 @@ class DimensionRow(widgets.HBox):
         self.include.value = included
 
 
-class SpaceEditor(widgets.VBox):
+class SpaceEditor(Form):
     """Edit a ``Space``; ``space`` is the validated value or ``None`` (then ``error`` says why).
 
     Example::
@@ -135,19 +136,15 @@ class SpaceEditor(widgets.VBox):
     """
 
     space = Instance(Space, allow_none=True)
-    error = Unicode("")
-    valid = Bool(True)
+    VALUE_NAME = "space"
 
     def __init__(self, space: Space | None = None, **kwargs: Any) -> None:
         dims = {name: (dim, space is None and included) for name, (dim, included) in DEFAULT_DIMS.items()}
         for name, dim in (space.dims.items() if space is not None else ()):
             dims[name] = (dim, True)  # the given space replaces a default row, or adds one
         self.rows = {name: DimensionRow(name, dim, included) for name, (dim, included) in dims.items()}
-        self.message = widgets.HTML("", layout=widgets.Layout(min_height="1.2em"))
-        self.message.add_class("tw-space-message")
-        self.summary = widgets.HTML("")
-        self.summary.add_class("tw-space-summary")
-        super().__init__([*self.rows.values(), self.summary, self.message], **kwargs)
+        self.summary = widgets.HTML("").add_class("tw-space-summary")
+        super().__init__([*self.rows.values(), self.summary], "tw-space-message", **kwargs)
         self.add_class("tw-space-editor")
         for row in self.rows.values():
             for w in row.widgets():
@@ -166,10 +163,7 @@ class SpaceEditor(widgets.VBox):
         if not dims and not errors:
             errors.append("no hyperparameter is included: tick at least one to search over")
         space = Space(**dims) if not errors else None
-        self.error = "\n".join(errors)
-        self.space = space
-        self.valid = space is not None
-        self.message.value = "".join(f"<div style='color:#c62828'>&#9888; {_escape(e)}</div>" for e in errors)
+        self._show(space, errors)
         self.summary.value = (f"{len(space)} hyperparameter(s) searched &middot; grid of {space.grid_size:,} points"
                               if space is not None else "")
 
@@ -182,6 +176,3 @@ def _with_allowed(name: str, message: str) -> str:
         text += f" ({name} allows {rule.describe()})"
     return text
 
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,41 +1,36 @@
 """SweepPanel: edit a search space, launch a sweep, watch every trial live, apply the best.
 
-A view over ``tw.sweep``: the panel holds no search logic. Launch runs the sweep in the background
-(the cell returns, the kernel stays responsive); the same ``Pump`` as the TrainPanel drains the
-sweep's events at a bounded rate into one streamed Bokeh source, the progress line and the ranked
-table. The best trial (or any row clicked) loads into a linked ``TrainPanel``.
+A view over ``tw.sweep``: the panel holds no search logic. Launch builds the sweep, subscribes to
+its events and only then starts it in the background (so no event is missed, and the cell returns);
+the panel's ``DisplayPump`` drains the events at a bounded rate into one streamed Bokeh source, the
+progress line and the ranked table. The best trial (or any row clicked) loads into a linked
+``TrainPanel``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import time
 from collections import defaultdict
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 
 from ..engine.data import Data
-from ..hparams import HParams, as_hparams, check_field
+from ..hparams import HParams, as_hparams
 from ..plotting.sweep_curves import SweepCurves
 from ..space import Space
-from ..sweep import Sweep, sweep as run_sweep
-from ..sweep.executors import EXECUTORS
-from ..sweep.results import param_columns
-from .bokeh_view import BokehView, load_bokehjs
-from .history import RunHistoryTable
-from .pump import Pump, _finite
+from ..sweeps import Sweep, sweep as new_sweep
+from .bokeh_view import BokehView
+from .panel import Panel
+from .points import epoch_points, finite_or_nan
 from .space_editor import SpaceEditor
-from .sweep_format import format_best, format_sweep_progress, sweep_cells, sweep_header
-
-STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"), ("bayes (GP)", "gp"))
-PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
-BAR_STYLES = {"running": "info", "completed": "success", "stopped": "warning", "failed": "danger"}
-TABLE_REFRESH = 1.0  # seconds between refreshes of running rows (finished trials refresh at once)
-SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
+from .sweep_format import format_best, format_sweep_progress
+from .sweep_settings import SweepSettings
+from .sweep_table import SweepTable
 
 
-class _Feed:
+class SweepFeed:
     """What the pump watches for a sweep: its events, and an end that never raises (errors are shown)."""
 
     def __init__(self, sweep: Sweep) -> None:
@@ -50,23 +45,7 @@ class _Feed:
             self.sweep.wait(timeout)
 
 
-@contextlib.contextmanager
-def _quiet_optuna():
-    """Optuna's INFO lines (one per trial) would flood the cell; warnings still show. The quiet level
-    stays after the block (the sweep runs on) and the panel restores the yielded one when it ends;
-    a failed launch restores it at once."""
-    import optuna
-
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(max(before, optuna.logging.WARNING))
-    try:
-        yield before
-    except BaseException:
-        optuna.logging.set_verbosity(before)
-        raise
-
-
-class SweepPanel(widgets.VBox):
+class SweepPanel(Panel):
     """Search hyperparameters interactively: ``tw.SweepPanel(data, train_panel=tp)``, press Launch.
 
     Example::
@@ -80,88 +59,50 @@ class SweepPanel(widgets.VBox):
     ``rollover`` bounds the points kept in the live plot.
     """
 
+    BUTTONS = (("launch", "Launch", "rocket", "success"), ("stop", "Stop", "stop", "danger", "tw-sweep-stop"),
+               ("apply_best", "Apply best", "check", "info"))
+    CSS_CLASS = "tw-sweep-panel"
+    STATUS_CLASS = "tw-sweep-status"
+    MESSAGE_CLASS = "tw-sweep-message"
+    PROGRESS_WIDTH = "200px"
+
     def __init__(self, data: Data, space: Space | dict | None = None, base: HParams | dict | None = None,
                  train_panel: Any = None, *, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
                  executor: str = "thread", seed: int | None = None, show_charts: bool = True, rollover: int = 5000,
                  rate: float = 10.0, **kwargs: Any) -> None:
-        if not isinstance(data, Data):
-            raise ValueError(f"data={type(data).__name__} is not allowed: must be a tw.Data "
-                             f"(tw.load_dataset, tw.Data.from_arrays or tw.Data.from_datasets)")
-        self.data = data
+        super().__init__(data, rate=rate, **kwargs)
         self.base = as_hparams(base)
         self.seed = seed
         self.show_charts = show_charts
         self.train_panel = None
         self.sweep: Sweep | None = None
         self.sweeps: list[Sweep] = []
-        self.metric = _primary_metric(data)
         self.editor = SpaceEditor(Space(**space) if isinstance(space, dict) else space)
-        self.settings = {
-            "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **SETTING),
-            "n_trials": widgets.IntText(value=n_trials, description="trials", **SETTING),
-            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **SETTING),
-            "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **SETTING),
-            "epochs": widgets.IntText(value=self.base.epochs, description="epochs/trial", **SETTING),
-        }
-        for key, w in self.settings.items():
-            w.add_class(f"tw-sweep-{key.replace('_', '-')}")
-        self.buttons = {
-            "launch": self._button("launch", "Launch", "rocket", "success"),
-            "stop": self._button("stop", "Stop", "stop", "danger"),
-            "apply_best": self._button("apply_best", "Apply best", "check", "info"),
-        }
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="200px"))
-        self.status = widgets.HTML("ready")
-        self.status.add_class("tw-sweep-status")
-        self.best_label = widgets.HTML("")
-        self.best_label.add_class("tw-sweep-best")
-        self.message = widgets.HTML("")
-        self.message.add_class("tw-sweep-message")
-        self.settings_message = widgets.HTML("")
-        self.settings_message.add_class("tw-sweep-settings-message")
+        self.settings_form = SweepSettings(strategy, n_trials, pruner, executor, self.base.epochs)
+        self.settings = self.settings_form.fields
+        self.best_label = widgets.HTML("").add_class("tw-sweep-best")
         self.curves = SweepCurves(self.metric, rollover=rollover)
         self.plots = BokehView(self.curves.figure, lock=self.curves.lock)
         self.table = self._new_table([])
         self.table_box = widgets.VBox([self.table])
-        self.charts = widgets.VBox([])
-        self.charts.add_class("tw-sweep-charts")
+        self.charts = widgets.VBox([]).add_class("tw-sweep-charts")
         self.stream_calls = self.patch_calls = 0
-        self.valid = True
-        self._row_trials: list[int] = []
         self._plotted: dict[int, int] = {}  # the last epoch plotted of each trial
-        self._table_dirty = False
-        self._table_refreshed = 0.0
         self._finalized = True
-        self._optuna_level: int | None = None
-        self._pump = Pump(self._deliver, self._tick, rate=rate)
-        title = widgets.HTML(f"<b>SweepPanel</b> &middot; {_escape(repr(data))}")
-        super().__init__(children=[
-            title, widgets.HTML("<b>Search space</b> (tick what to search; the rest comes from the base values)"),
-            self.editor, widgets.HBox(list(self.settings.values()), layout=widgets.Layout(flex_flow="row wrap")),
-            self.settings_message, widgets.HBox(list(self.buttons.values())),
+        self._set_body(
+            widgets.HTML("<b>Search space</b> (tick what to search; the rest comes from the base values)"),
+            self.editor, self.settings_form, widgets.HBox(list(self.buttons.values())),
             widgets.HBox([self.progress, self.status]), self.best_label, self.message, self.plots,
             widgets.HTML("<b>Trials</b>, ranked (click a trial to load it into the linked TrainPanel)"),
-            self.table_box, self.charts,
-        ], **kwargs)
-        self.add_class("tw-sweep-panel")
-        self.editor.observe(lambda _c: self._validate(), names="valid")
-        for w in self.settings.values():
-            w.observe(lambda _c: self._validate(), names="value")
+            self.table_box, self.charts)
+        for form in (self.editor, self.settings_form):
+            form.observe(lambda _c: self._sync_buttons(), names="valid")
         if train_panel is not None:
             self.link(train_panel)
-        self._validate()
+        self._sync_buttons()
 
-    def _button(self, key: str, text: str, icon: str, style: str) -> widgets.Button:
-        button = widgets.Button(description=text, icon=icon, button_style=style, layout=widgets.Layout(width="auto"))
-        button.add_class(f"tw-{key.replace('_', '-')}" if key != "stop" else "tw-sweep-stop")
-        button.on_click(lambda _b: self._safely(getattr(self, f"_on_{key}")))
-        return button
-
-    def _new_table(self, params: list[str]) -> RunHistoryTable:
-        table = RunHistoryTable(header=sweep_header(self.metric, params),
-                                columns=f"80px 45px 80px 95px 55px 55px repeat({len(params)}, auto) auto",
-                                tooltip="load this trial's hyperparameters into the linked TrainPanel")
-        table.add_class("tw-sweep-table")
+    def _new_table(self, params: list[str]) -> SweepTable:
+        table = SweepTable(self.metric, params)
         table.observe(self._on_select, names="selected")
         return table
 
@@ -169,9 +110,16 @@ class SweepPanel(widgets.VBox):
     @property
     def space(self) -> Space:
         """The edited space; ``ValueError`` naming the bad field otherwise."""
-        if self.editor.space is None:
-            raise ValueError(self.editor.error)
-        return self.editor.space
+        return self.editor.checked()
+
+    @property
+    def valid(self) -> bool:
+        """Whether the space and the settings are both valid (Launch is enabled then)."""
+        return self.editor.valid and self.settings_form.valid
+
+    @property
+    def settings_message(self) -> widgets.HTML:
+        return self.settings_form.message
 
     @property
     def active(self) -> bool:
@@ -189,47 +137,48 @@ class SweepPanel(widgets.VBox):
         if self.active:
             raise RuntimeError(f"sweep {self.sweep.name!r} is still running: stop() it or wait() for it first")
         space = self.space
-        errors = self._settings_errors()
-        if errors:
-            raise ValueError("; ".join(errors))
-        s = {k: w.value for k, w in self.settings.items()}
-        pruner = None if s["pruner"] == "none" else s["pruner"]
-        with _quiet_optuna() as level:
-            sw = run_sweep(self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
-                           base=self.base.replace(epochs=s["epochs"]), pruner=pruner, executor=s["executor"],
-                           seed=self.seed, background=True)
-        if self._optuna_level is None:  # the level before the first of back-to-back sweeps
-            self._optuna_level = level
+        s = self.settings_form.checked()
+        sw = new_sweep(self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
+                       base=self.base.replace(epochs=s["epochs"]), pruner=s["pruner"], executor=s["executor"],
+                       seed=self.seed, quiet=True, start=False)
+        feed = SweepFeed(sw)
+        with self.view_lock:  # the pump shows the new sweep's events only once the view is set up for it
+            self._pump.watch(feed)
+            try:
+                sw.start(background=True)
+            except BaseException:
+                self._pump.unwatch(feed)
+                raise
+            self._show_new(sw)
+        return sw
+
+    def _show_new(self, sw: Sweep) -> None:
+        """Point the view at a sweep that just started: empty plot, table and charts."""
         self.sweep = sw
         self.sweeps.append(sw)
         self._finalized = False
         self.curves.clear()
         self.charts.children = []
-        self.table = self._new_table(list(space.names))
+        self.table = self._new_table(list(sw.space.names))
         self.table_box.children = [self.table]
-        self._row_trials = []
         self._plotted.clear()
         self.message.value = ""
         self.best_label.value = ""
-        self._pump.watch(_Feed(sw))
-        self._seed_from(sw)
-        self._table_dirty = True
-        self._show_progress()
+        self._show_sweep_progress()
         self._sync_buttons()
-        return sw
 
     def stop(self) -> None:
         """End the running sweep: no new trials, running ones stop within an epoch; finished ones stay."""
         if self.active:
             self.sweep.stop()
-            self.message.value = "stopping: running trials end after their current epoch"
+            self.show_info("stopping: running trials end after their current epoch")
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Block until the sweep ended and the panel showed everything; return its status."""
         if self.sweep is None:
             return None
-        _Feed(self.sweep).wait(timeout)
-        self._pump.join(timeout if timeout is not None else 10.0)
+        SweepFeed(self.sweep).wait(timeout)
+        self._join_pump(timeout)
         return self.sweep.status
 
     def apply(self, trial: int) -> HParams:
@@ -252,47 +201,16 @@ class SweepPanel(widgets.VBox):
         if self.train_panel is None:
             raise ValueError("no TrainPanel is linked: pass train_panel= or call panel.link(train_panel)")
         self.train_panel.set_hparams(hp)
-        self.message.value = f"applied the hyperparameters of {_escape(what)} to the TrainPanel"
+        self.show_info(f"applied the hyperparameters of {what} to the TrainPanel")
         return hp
 
-    # ---- buttons and validation ------------------------------------------------------------------
-    def _on_launch(self) -> None:
-        self.launch()
-
-    def _on_stop(self) -> None:
-        self.stop()
-
-    def _on_apply_best(self) -> None:
-        self.apply_best()
+    # ---- buttons (a click on button ``key`` calls ``_on_<key>``) ---------------------------------
+    _on_launch, _on_stop, _on_apply_best = launch, stop, apply_best
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]
-        if 0 <= index < len(self._row_trials):
-            self._safely(lambda: self.apply(self._row_trials[index]))
-
-    def _safely(self, action) -> None:
-        """Run a button's action; show an error in the panel instead of raising into the notebook."""
-        try:
-            action()
-        except Exception as e:  # noqa: BLE001 - any error becomes a message
-            self.message.value = f"<span style='color:#c62828'>&#9888; {_escape(str(e))}</span>"
-
-    def _settings_errors(self) -> list[str]:
-        errors = []
-        n = self.settings["n_trials"].value
-        if not isinstance(n, int) or n < 1:
-            errors.append(f"trials={n!r} is not allowed: must be an integer >= 1")
-        try:
-            check_field("epochs", self.settings["epochs"].value)
-        except ValueError as e:
-            errors.append(str(e))
-        return errors
-
-    def _validate(self) -> None:
-        errors = self._settings_errors()
-        self.settings_message.value = "".join(f"<div style='color:#c62828'>&#9888; {_escape(e)}</div>" for e in errors)
-        self.valid = self.editor.valid and not errors
-        self._sync_buttons()
+        if 0 <= index < len(self.table.trials):
+            self._safely(lambda: self.apply(self.table.trials[index]))
 
     def _sync_buttons(self) -> None:
         active = self.active
@@ -302,25 +220,7 @@ class SweepPanel(widgets.VBox):
         b["apply_best"].disabled = self.train_panel is None or self.sweep is None or self.sweep.best_value is None
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
-    def _seed_from(self, sw: Sweep) -> None:
-        """Plot what the sweep recorded before the pump listened."""
-        self._plot_recorded(sw.records(), {})
-
-    def _plot_recorded(self, records: list, points: dict[int, list]) -> None:
-        """Add recorded epochs the plot has not shown yet to ``points``, then stream them all at once.
-
-        A worker's last epochs can reach the sweep with its result rather than as events (process and
-        Dask executors): a finished trial's record is the complete curve.
-        """
-        for r in records:
-            last = self._plotted.get(r.number, 0)
-            extra = [(int(row["epoch"]), _finite(row.get(self.metric))) for row in r.rows if int(row["epoch"]) > last]
-            if extra:
-                points.setdefault(r.number, []).extend(extra)
-                self._plotted[r.number] = extra[-1][0]
-        self.stream_calls += self.curves.stream(points)
-
-    def _deliver(self, feed: _Feed, events: list) -> None:
+    def _deliver(self, feed: SweepFeed, events: list) -> None:
         if feed.sweep is not self.sweep:
             return
         points: dict[int, list] = defaultdict(list)
@@ -328,12 +228,12 @@ class SweepPanel(widgets.VBox):
         for e in events:
             trial = e.values.get("trial")
             if e.kind == "epoch":
-                if e.epoch <= self._plotted.get(trial, 0):  # seeded from the record already
+                if e.epoch <= self._plotted.get(trial, 0):  # plotted from the trial's record already
                     continue
-                points[trial].append((e.epoch, _finite(e.values.get(self.metric))))
+                points[trial].append((e.epoch, finite_or_nan(e.values.get(self.metric))))
                 self._plotted[trial] = e.epoch
             elif e.kind == "status":
-                self._table_dirty = True
+                self.table.stale = True
                 if e.values.get("status") != "running":
                     finished.append((trial, e.values.get("status")))
         numbers = {trial for trial, _ in finished}
@@ -343,62 +243,53 @@ class SweepPanel(widgets.VBox):
         if finished:
             self._show_best()
 
+    def _plot_recorded(self, records: list, points: dict[int, list]) -> None:
+        """Add recorded epochs the plot has not shown yet to ``points``, then stream them all at once.
+
+        A worker's last epochs can reach the sweep with its result rather than as events (process and
+        Dask executors): a finished trial's record is the complete curve.
+        """
+        for r in records:
+            extra = epoch_points(r.rows, self.metric, after=self._plotted.get(r.number, 0))
+            if extra:
+                points.setdefault(r.number, []).extend(extra)
+                self._plotted[r.number] = extra[-1][0]
+        self.stream_calls += self.curves.stream(points)
+
     def _show_best(self) -> None:
         sw = self.sweep
-        params, value = sw.best_params, sw.best_value
-        records = sw.records()
-        best = next((r for r in records if r.status == "complete" and r.value == value and r.params == params), None)
+        best = sw.best_trial
         if best is None:
             return
         if best.number != self.curves.best_trial:
-            self.curves.show_best(best.number, [row["epoch"] for row in best.rows],
-                                  [_finite(row.get(self.metric)) for row in best.rows])
-        self.best_label.value = _escape(format_best(sw.metric, value, best.number))
+            curve = epoch_points(best.rows, self.metric)
+            self.curves.show_best(best.number, [e for e, _ in curve], [v for _, v in curve])
+        self.best_label.value = escape(format_best(sw.metric, best.value, best.number))
 
     def _tick(self) -> None:
         sw = self.sweep
         if sw is None:
             return
-        now = time.monotonic()
-        if self._table_dirty or (sw.status == "running" and now - self._table_refreshed >= TABLE_REFRESH):
-            self._refresh_table()
-        self._show_progress()
+        if self.table.due(running=sw.status == "running"):
+            self.table.show(sw)
+        self._show_sweep_progress()
         self._sync_buttons()
         if sw.done and not self._finalized:
             self._finish_sweep()
 
-    def _refresh_table(self) -> None:
-        table = self.sweep.table()
-        names = list(self.sweep.space.names)
-        columns = param_columns(names, self.sweep.metric)
-        rows = table.to_dict("records")
-        self._row_trials = [int(r["trial"]) for r in rows]
-        self.table.set_rows([sweep_cells(r, self.sweep.metric, names, columns) for r in rows])
-        self._table_dirty = False
-        self._table_refreshed = time.monotonic()
-
-    def _show_progress(self) -> None:
+    def _show_sweep_progress(self) -> None:
         sw = self.sweep
         p = sw.progress
-        self.status.value = _escape(format_sweep_progress(p, sw.status))
-        self.progress.max = max(1, p["n_trials"])
-        self.progress.value = min(p["done"], self.progress.max)
-        self.progress.bar_style = BAR_STYLES.get(sw.status, "")
+        self._show_progress(format_sweep_progress(p, sw.status), p["done"], p["n_trials"], sw.status)
 
     def _finish_sweep(self) -> None:
-        """Once per sweep, after its last event: final table, charts, Optuna's logging back."""
+        """Once per sweep, after its last event: final table, best trial and charts."""
         self._finalized = True
-        if self._optuna_level is not None:
-            import optuna
-
-            optuna.logging.set_verbosity(self._optuna_level)
-            self._optuna_level = None
-        self._refresh_table()
-        self._show_best()
         sw = self.sweep
+        self.table.show(sw)
+        self._show_best()
         if sw.error is not None:
-            text = _escape(f"the sweep failed: {sw.error!r}")
-            self.message.value = f"<span style='color:#c62828'>&#9888; {text}</span>"
+            self.show_error(f"the sweep failed: {sw.error!r}")
         if self.show_charts and any(r.status == "complete" for r in sw.records()):
             from bokeh.layouts import column, row
 
@@ -408,24 +299,3 @@ class SweepPanel(widgets.VBox):
             scatters, parallel = figures[:-1], figures[-1]
             grid = [row(*scatters[i:i + 3]) for i in range(0, len(scatters), 3)]
             self.charts.children = [widgets.HTML("<b>Finished sweep</b>"), BokehView(column(*grid, parallel))]
-
-    # ---- display ---------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any):
-        load_bokehjs()
-        self.plots.refresh()  # a view opened now starts from the current data
-        return super()._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        display(self._repr_mimebundle_(), raw=True)
-
-
-def _primary_metric(data: Data) -> str:
-    from ..engine.metrics import PRIMARY_METRIC
-
-    return PRIMARY_METRIC[data.task][0]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

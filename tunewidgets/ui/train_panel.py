@@ -2,7 +2,8 @@
 
 A view over ``tw.Run``: the panel holds no training logic. Start builds a ``Run`` from the
 validated controls and trains it in a background thread (the cell returns, the kernel stays
-responsive); a ``Pump`` carries its events to the Bokeh curves, the status line and the history.
+responsive); the panel's ``DisplayPump`` carries its events to the curves, the status line and
+the history.
 """
 
 from __future__ import annotations
@@ -19,22 +20,19 @@ from ..engine.lr_finder import LRFinderResult, lr_find
 from ..engine.run import Run
 from ..hparams import HParams, as_hparams
 from ..plotting import LiveCurves, LRFinderChart
-from .bokeh_view import BokehView, load_bokehjs
+from .bokeh_view import BokehView
 from .controls import HParamsControls
 from .format import format_lr_suggestion, format_status
 from .history import RunHistoryTable
-from .pump import Pump, split_events
+from .panel import Panel
+from .points import split_events
 
 # The validation metric plotted per task (regression's primary metric, val_loss, is on the loss plot).
 PLOTTED_METRIC = {"classification": ("val_accuracy", "validation accuracy"),
                   "regression": ("val_r2", "validation R2")}
-BAR_STYLES = {"running": "info", "paused": "warning", "stopped": "warning", "pruned": "warning",
-              "completed": "success", "early_stopped": "success", "diverged": "danger", "failed": "danger"}
-BUTTONS = (("start", "Start", "play", "success"), ("pause", "Pause", "pause", ""), ("stop", "Stop", "stop", "danger"),
-           ("reset", "Reset", "undo", ""), ("find_lr", "Find LR", "search", ""), ("clear", "Clear plots", "eraser", ""))
 
 
-class TrainPanel(widgets.VBox):
+class TrainPanel(Panel):
     """Train a model interactively: ``tw.TrainPanel(data)`` in a cell, set values, press Start.
 
     Example::
@@ -48,59 +46,40 @@ class TrainPanel(widgets.VBox):
     removes the curves of earlier runs. ``rollover`` bounds the points kept per curve.
     """
 
+    BUTTONS = (("start", "Start", "play", "success"), ("pause", "Pause", "pause", ""),
+               ("stop", "Stop", "stop", "danger"), ("reset", "Reset", "undo", ""),
+               ("find_lr", "Find LR", "search", ""), ("clear", "Clear plots", "eraser", ""))
+    CSS_CLASS = "tw-train-panel"
+
     def __init__(self, data: Data, hparams: HParams | dict | None = None, *, rollover: int = 2000,
                  max_runs: int = 10, rate: float = 10.0, **kwargs: Any) -> None:
-        if not isinstance(data, Data):
-            raise ValueError(f"data={type(data).__name__} is not allowed: must be a tw.Data "
-                             f"(tw.load_dataset, tw.Data.from_arrays or tw.Data.from_datasets)")
-        self.data = data
+        super().__init__(data, rate=rate, **kwargs)
         self._initial = as_hparams(hparams)
         self.runs: list[Run] = []
-        self.plotted_metric, metric_label = PLOTTED_METRIC[data.task]
-        self.controls = HParamsControls(self._initial, data)
+        self.plotted_metric, metric_label = PLOTTED_METRIC[self.data.task]
+        self.controls = HParamsControls(self._initial, self.data)
         self.curves = LiveCurves(metric_label, rollover=rollover, max_runs=max_runs)
         self.lr_chart = LRFinderChart(visible=False)
         self.plots = BokehView(column(self.curves.layout, self.lr_chart.figure), lock=self.curves.lock)
-        self.buttons = {key: self._button(key, text, icon, style) for key, text, icon, style in BUTTONS}
-        self.status = widgets.HTML("ready")
-        self.status.add_class("tw-status")
-        self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width="240px"))
-        self.message = widgets.HTML("")
-        self.message.add_class("tw-message")
-        self.history = RunHistoryTable(metric=_primary_metric(data))
+        self.history = RunHistoryTable(metric=self.metric)
         self.stream_calls = 0
         self._rows: dict[str, int] = {}
         self._rates: dict[str, float] = {}
         self._live: list[Run] = []
         self._paused = False
         self._lr_thread: threading.Thread | None = None
-        self._pump = Pump(self._deliver, self._tick, rate=rate)
-        title = widgets.HTML(f"<b>TrainPanel</b> &middot; {_escape(repr(data))}")
-        super().__init__(children=[
-            title, self.controls, widgets.HBox(list(self.buttons.values())),
-            widgets.HBox([self.progress, self.status]), self.message, self.plots,
-            widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history,
-        ], **kwargs)
-        self.add_class("tw-train-panel")
+        self._set_body(self.controls, widgets.HBox(list(self.buttons.values())),
+                       widgets.HBox([self.progress, self.status]), self.message, self.plots,
+                       widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history)
         self.controls.observe(lambda _c: self._sync_buttons(), names="valid")
         self.history.observe(self._on_select, names="selected")
         self._sync_buttons()
-
-    def _button(self, key: str, text: str, icon: str, style: str) -> widgets.Button:
-        button = widgets.Button(description=text, icon=icon, button_style=style,
-                                layout=widgets.Layout(width="auto"))
-        button.add_class(f"tw-{key.replace('_', '-')}")
-        button.on_click(lambda _b: self._safely(getattr(self, f"_on_{key}")))
-        return button
 
     # ---- the code API --------------------------------------------------------------------------
     @property
     def hparams(self) -> HParams:
         """The controls' validated hyperparameters; ``ValueError`` naming the bad field otherwise."""
-        hp = self.controls.hparams
-        if hp is None:
-            raise ValueError(self.controls.error)
-        return hp
+        return self.controls.checked()
 
     def set_hparams(self, hparams: HParams | dict) -> None:
         """Load hyperparameters into the controls."""
@@ -120,44 +99,41 @@ class TrainPanel(widgets.VBox):
         hp = self.hparams
         if self.active:
             raise RuntimeError(f"{self.run.name} is still running: stop() it or wait() for it first")
-        if self._lr_thread is not None and self._lr_thread.is_alive():
+        if self._lr_busy():
             raise RuntimeError("the learning-rate range test is still running: wait() for it first")
         run = Run(self.data, hp)
-        self.curves.add_run(run.id, run.name)
-        self._pump.watch(run)
-        try:
-            run.start(background=True)
-        except Exception:
-            self._pump.unwatch(run)
-            self.curves.drop(run.id)
-            raise
-        self._paused = False
-        self.runs.append(run)
-        self._live.append(run)
-        self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, hp.to_dict())
-        self.progress.max = hp.epochs
-        self.message.value = ""
-        self._show_status(run)
-        self._sync_buttons()
+        with self.view_lock:  # the pump sees the run with its curve and its history row
+            self.curves.add_run(run.id, run.name)
+            self._pump.watch(run)
+            try:
+                run.start(background=True)
+            except Exception:
+                self._pump.unwatch(run)
+                self.curves.drop(run.id)
+                raise
+            self._paused = False
+            self.runs.append(run)
+            self._live.append(run)
+            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, hp.to_dict())
+            self.message.value = ""
+            self._show_run(run)
+            self._sync_buttons()
         return run
 
     def stop(self) -> None:
         """Stop the current run after its current batch."""
-        if self.active:
-            self.run.stop()
-            self._paused = False
-            self._sync_buttons()
+        self._steer("stop", paused=False)
 
     def pause(self) -> None:
-        if self.active:
-            self.run.pause()
-            self._paused = True
-            self._sync_buttons()
+        self._steer("pause", paused=True)
 
     def resume(self) -> None:
+        self._steer("resume", paused=False)
+
+    def _steer(self, action: str, paused: bool) -> None:
         if self.active:
-            self.run.resume()
-            self._paused = False
+            getattr(self.run, action)()
+            self._paused = paused
             self._sync_buttons()
 
     def reset(self) -> None:
@@ -178,7 +154,7 @@ class TrainPanel(widgets.VBox):
             self.lr_chart.update(result)
         if math.isfinite(result.suggestion):
             self.controls.set_hparams(hp.replace(lr=float(result.suggestion)))
-        self.message.value = _escape(format_lr_suggestion(result.suggestion, result.lr_min, result.stopped_early))
+        self.show_info(format_lr_suggestion(result.suggestion, result.lr_min, result.stopped_early))
         return result
 
     def wait(self, timeout: float | None = None) -> str | None:
@@ -186,51 +162,40 @@ class TrainPanel(widgets.VBox):
         if self._lr_thread is not None:
             self._lr_thread.join(timeout)
         status = self.run.wait(timeout) if self.run is not None else None
-        self._pump.join(timeout if timeout is not None else 10.0)
+        self._join_pump(timeout)
         return status
 
-    # ---- buttons -------------------------------------------------------------------------------
-    def _on_start(self) -> None:
-        self.start()
+    # ---- buttons (a click on button ``key`` calls ``_on_<key>``) ---------------------------------
+    _on_start, _on_stop, _on_reset, _on_clear = start, stop, reset, clear
 
     def _on_pause(self) -> None:
         self.resume() if self._paused else self.pause()
 
-    def _on_stop(self) -> None:
-        self.stop()
-
-    def _on_reset(self) -> None:
-        self.reset()
-
-    def _on_clear(self) -> None:
-        self.clear()
-
     def _on_find_lr(self) -> None:
         """In a thread, so the page stays live; buttons are disabled meanwhile."""
-        self.message.value = "Find LR: running the learning-rate range test..."
-        self._lr_thread = threading.Thread(target=self._safely, args=(self.find_lr,), daemon=True,
+        self.show_info("Find LR: running the learning-rate range test...")
+        self._lr_thread = threading.Thread(target=self._find_lr_in_background, daemon=True,
                                            name="tunewidgets lr finder")
         self._sync_buttons(busy=True)
         self._lr_thread.start()
 
-    def _safely(self, action) -> None:
-        """Run a button's action; show an error in the panel instead of raising into the notebook."""
+    def _find_lr_in_background(self) -> None:
         try:
-            action()
-        except Exception as e:  # noqa: BLE001 - any error becomes a message
-            self.message.value = f"<span style='color:#c62828'>&#9888; {_escape(str(e))}</span>"
+            self._safely(self.find_lr)
         finally:
-            if threading.current_thread() is self._lr_thread:
-                self._sync_buttons(busy=False)
+            self._sync_buttons(busy=False)
+
+    def _lr_busy(self) -> bool:
+        return self._lr_thread is not None and self._lr_thread.is_alive()
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]
         if 0 <= index < len(self.runs):
             self.controls.set_hparams(self.runs[index].hparams)
-            self.message.value = f"loaded the hyperparameters of {_escape(self.runs[index].name)}"
+            self.show_info(f"loaded the hyperparameters of {self.runs[index].name}")
 
     def _sync_buttons(self, busy: bool | None = None) -> None:
-        busy = busy if busy is not None else (self._lr_thread is not None and self._lr_thread.is_alive())
+        busy = self._lr_busy() if busy is None else busy
         active, valid = self.active, self.controls.valid
         b = self.buttons
         b["start"].disabled = active or busy or not valid
@@ -258,42 +223,16 @@ class TrainPanel(widgets.VBox):
             if run.done:
                 self._live.remove(run)
         if self.run is not None:
-            self._show_status(self.run)
+            self._show_run(self.run)
         self._sync_buttons()
 
-    def _show_status(self, run: Run) -> None:
+    def _show_run(self, run: Run) -> None:
         p = run.progress
         rate = self._rates.get(run.id, p["samples_per_sec"])
-        text = format_status(run.device_label, run.status, p["epoch"], p["epochs"], rate,
-                             p["eta_seconds"])
+        text = format_status(run.device_label, run.status, p["epoch"], p["epochs"], rate, p["eta_seconds"])
         best = run.best_metric
         if best == best:
             text += f" · best {run.metric} {best:.4f}"
-        self.status.value = _escape(text)
-        self.progress.max = p["epochs"]
-        self.progress.value = min(p["epoch"], p["epochs"])
-        self.progress.bar_style = BAR_STYLES.get(run.status, "")
+        self._show_progress(text, p["epoch"], p["epochs"], run.status)
         if run.status == "failed" and run.error is not None:
-            self.message.value = f"<span style='color:#c62828'>&#9888; {run.name} failed: {_escape(repr(run.error))}</span>"
-
-    # ---- display ---------------------------------------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any):
-        load_bokehjs()
-        self.plots.refresh()  # a view opened now starts from the current data
-        return super()._repr_mimebundle_(**kwargs)
-
-    def _ipython_display_(self) -> None:
-        from IPython.display import display
-
-        bundle = self._repr_mimebundle_()
-        display(bundle, raw=True)
-
-
-def _primary_metric(data: Data) -> str:
-    from ..engine.metrics import PRIMARY_METRIC
-
-    return PRIMARY_METRIC[data.task][0]
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            self.show_error(f"{run.name} failed: {run.error!r}")

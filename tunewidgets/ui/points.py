@@ -1,0 +1,52 @@
+"""Pure conversions of run events and history rows into plot points (no widgets, no Bokeh).
+
+Bokeh draws NaN as a gap and JSON cannot carry infinity, so every value is made finite or NaN here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from ..engine.events import MetricEvent
+
+
+def finite_or_nan(x: Any) -> float:
+    """``x`` as a float, or NaN when it is missing, not a number, or infinite."""
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return x if math.isfinite(x) else float("nan")
+
+
+def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str
+                 ) -> tuple[dict[str, list], dict[str, list], str | None]:
+    """Turn events into column batches for the curves: ``(epoch_rows, batch_rows, last_status)``.
+
+    Batch points sit at fractional epochs (``step / steps_per_epoch``); epoch rows carry the
+    train and validation loss and ``metric`` from the history row.
+    """
+    epochs: dict[str, list] = {"epoch": [], "train_loss": [], "val_loss": [], "metric": []}
+    batches: dict[str, list] = {"epoch": [], "train_loss": []}
+    status = None
+    per_epoch = max(int(steps_per_epoch), 1)
+    for e in events:
+        if e.kind == "batch":
+            batches["epoch"].append(e.step / per_epoch)
+            batches["train_loss"].append(finite_or_nan(e.values.get("train_loss")))
+        elif e.kind == "epoch":
+            v = e.values
+            epochs["epoch"].append(e.epoch)
+            epochs["train_loss"].append(finite_or_nan(v.get("train_loss")))
+            epochs["val_loss"].append(finite_or_nan(v.get("val_loss")))
+            epochs["metric"].append(finite_or_nan(v.get(metric)))
+        elif e.kind == "status":
+            status = e.values.get("status")
+    return epochs, batches, status
+
+
+def epoch_points(rows: Iterable[dict[str, Any]], metric: str, after: int = 0) -> list[tuple[int, float]]:
+    """``(epoch, metric)`` of the history rows past epoch ``after``, in order."""
+    points = [(int(row["epoch"]), finite_or_nan(row.get(metric))) for row in rows]
+    return [p for p in points if p[0] > after]

@@ -1,0 +1,60 @@
+"""SweepSettings: how a sweep runs (strategy, trials, pruner, executor, epochs per trial) as one form.
+
+Its ``value`` is the keyword arguments the SweepPanel passes to ``tw.sweep`` (epochs go into the
+base hyperparameters), checked as the user types; a bad number disables Launch with a message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..hparams import check_field
+from ..sweeps.executors import EXECUTORS
+from .form import Form
+
+STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"), ("bayes (GP)", "gp"))
+PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
+SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
+
+
+def settings_errors(n_trials: Any, epochs: Any) -> list[str]:
+    """What is wrong with the numbers typed, in the words of the boxes."""
+    errors = []
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        errors.append(f"trials={n_trials!r} is not allowed: must be an integer >= 1")
+    try:
+        check_field("epochs", epochs)
+    except ValueError as e:
+        errors.append(str(e))
+    return errors
+
+
+class SweepSettings(Form):
+    """The settings row; ``value`` is ``{strategy, n_trials, pruner, executor, epochs}`` or None.
+
+    ``fields`` holds the widgets by key (``pruner`` reads "none" in its box and None in ``value``).
+    """
+
+    def __init__(self, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
+                 executor: str = "thread", epochs: int = 10, **kwargs: Any) -> None:
+        self.fields: dict[str, widgets.ValueWidget] = {
+            "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **SETTING),
+            "n_trials": widgets.IntText(value=n_trials, description="trials", **SETTING),
+            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **SETTING),
+            "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **SETTING),
+            "epochs": widgets.IntText(value=epochs, description="epochs/trial", **SETTING),
+        }
+        for key, w in self.fields.items():
+            w.add_class(f"tw-sweep-{key.replace('_', '-')}")
+        row = widgets.HBox(list(self.fields.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        super().__init__([row], "tw-sweep-settings-message", **kwargs)
+        for w in self.fields.values():
+            w.observe(self._on_change, names="value")
+        self._on_change()
+
+    def _on_change(self, change: Any = None) -> None:
+        values = {key: w.value for key, w in self.fields.items()}
+        values["pruner"] = None if values["pruner"] == "none" else values["pruner"]
+        self._show(values, settings_errors(values["n_trials"], values["epochs"]))

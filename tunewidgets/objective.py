@@ -98,3 +98,18 @@ class Objective:
 
     def __repr__(self) -> str:
         return f"Objective({self.metric!r}, {self.direction!r})"
+
+
+class HasObjective:
+    """``metric`` and ``direction`` of whatever holds an ``objective`` (a run, a sweep)."""
+
+    objective: Objective
+
+    @property
+    def metric(self) -> str:
+        """The metric that decides what is best (e.g. ``val_accuracy``)."""
+        return self.objective.metric
+
+    @property
+    def direction(self) -> str:
+        return str(self.objective.direction)

@@ -69,43 +69,40 @@ def _check_n(name: str, n: Any) -> None:
 
 
 @dataclass(frozen=True)
-class Uniform(Dimension):
+class FloatRange(Dimension):
+    """Any number in ``[low, high]``; a grid takes ``n`` points, evenly spaced (``log``: on a log scale)."""
+
+    low: float
+    high: float
+    n: int = 5
+    log = False  # a class constant of each kind, not a field
+
+    def check(self, name: str, field_checked: bool) -> None:
+        _check_float_field(name, type(self).__name__, field_checked)
+        if self.log:
+            _number(name, "low", self.low)
+            if self.low <= 0:
+                raise ValueError(f"{name}: LogUniform low={self.low!r} is not allowed: a log range needs low > 0")
+        _check_bounds(name, self.low, self.high, field_checked)
+        _check_n(name, self.n)
+
+    def grid(self) -> list[float]:
+        if self.log:
+            inner = [self.low * (self.high / self.low) ** (i / (self.n - 1)) for i in range(1, self.n - 1)]
+        else:
+            step = (self.high - self.low) / (self.n - 1)
+            inner = [self.low + i * step for i in range(1, self.n - 1)]
+        return [float(self.low)] + inner + [float(self.high)]
+
+
+class Uniform(FloatRange):
     """Any number in ``[low, high]``; a grid takes ``n`` evenly spaced points."""
 
-    low: float
-    high: float
-    n: int = 5
 
-    def check(self, name: str, field_checked: bool) -> None:
-        _check_float_field(name, "Uniform", field_checked)
-        _check_bounds(name, self.low, self.high, field_checked)
-        _check_n(name, self.n)
-
-    def grid(self) -> list[float]:
-        step = (self.high - self.low) / (self.n - 1)
-        return [float(self.low)] + [self.low + i * step for i in range(1, self.n - 1)] + [float(self.high)]
-
-
-@dataclass(frozen=True)
-class LogUniform(Dimension):
+class LogUniform(FloatRange):
     """Any number in ``[low, high]`` explored on a log scale (learning rates, penalties); ``low > 0``."""
 
-    low: float
-    high: float
-    n: int = 5
-
-    def check(self, name: str, field_checked: bool) -> None:
-        _check_float_field(name, "LogUniform", field_checked)
-        _number(name, "low", self.low)
-        if self.low <= 0:
-            raise ValueError(f"{name}: LogUniform low={self.low!r} is not allowed: a log range needs low > 0")
-        _check_bounds(name, self.low, self.high, field_checked)
-        _check_n(name, self.n)
-
-    def grid(self) -> list[float]:
-        ratio = self.high / self.low
-        inner = [self.low * ratio ** (i / (self.n - 1)) for i in range(1, self.n - 1)]
-        return [float(self.low)] + inner + [float(self.high)]
+    log = True
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 
 from ..hparams import HParams, as_hparams
-from ..objective import Objective
+from ..objective import HasObjective, Objective
 from .callbacks import Callback
 from .checks import check_against_data, check_metrics, require_data
 from .control import STOP_STATUSES, RunControl
@@ -38,7 +38,7 @@ FINAL_STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed",
 _names = itertools.count(1)
 
 
-class Run:
+class Run(HasObjective):
     """One training run. Create it with ``tw.train(data, hparams)``.
 
     Example::
@@ -48,7 +48,8 @@ class Run:
         run.wait()                 # -> 'stopped'
         run.history.tail()         # one row per finished epoch
 
-    ``run.model`` holds the weights of the last epoch, or with ``early_stopping`` those of the
+    ``run.metric`` is the task's main validation metric (``val_accuracy``, or ``val_loss`` for
+    regression). ``run.model`` holds the weights of the last epoch, or with ``early_stopping`` those of the
     epoch with the lowest validation loss. After a CUDA run ends, the model is moved to the CPU so
     that many runs do not fill GPU memory.
     """
@@ -141,15 +142,6 @@ class Run:
     @property
     def epochs_done(self) -> int:
         return len(self._rows)
-
-    @property
-    def metric(self) -> str:
-        """The task's main validation metric (``val_accuracy``, or ``val_loss`` for regression)."""
-        return self.objective.metric
-
-    @property
-    def direction(self) -> str:
-        return str(self.objective.direction)
 
     @property
     def best_metric(self) -> float:

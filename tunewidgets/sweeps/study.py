@@ -18,7 +18,7 @@ import pandas as pd
 from ..engine.checks import require_data
 from ..engine.data import Data
 from ..hparams import HParams
-from ..objective import Objective
+from ..objective import HasObjective, Objective
 from ..space import Space
 from . import logs
 from .driver import SweepDriver, TrialBook
@@ -37,7 +37,7 @@ def check_n_trials(n_trials: Any) -> None:
         raise ValueError(f"n_trials={n_trials!r} is not allowed: must be an integer >= 1")
 
 
-class Sweep:
+class Sweep(HasObjective):
     """A hyperparameter search: live while it runs, and the same object when loaded from storage.
 
     Example::
@@ -70,14 +70,6 @@ class Sweep:
         self._planned = len(self.book.records)
         self._started_at: float | None = None
         self._ended_at: float | None = None
-
-    @property
-    def metric(self) -> str:
-        return self.objective.metric
-
-    @property
-    def direction(self) -> str:
-        return str(self.objective.direction)
 
     # ---- running -----------------------------------------------------------------------------
     def plan(self, executor: Executor, n_trials: int) -> "Sweep":

@@ -37,7 +37,7 @@ def test_grid_sweep_learns_and_ranks(base, digits):
     curves = sw.curves()
     assert len(curves) == 12 and {"trial", "status", "epoch", "val_accuracy", "train_loss"} <= set(curves.columns)
     assert sw.progress | {"elapsed": 0} == {"n_trials": 4, "done": 4, "complete": 4, "pruned": 0, "stopped": 0,
-                                            "failed": 0, "running": 0, "elapsed": 0}
+                                            "failed": 0, "interrupted": 0, "running": 0, "elapsed": 0}
     elapsed = sw.progress["elapsed"]
     time.sleep(0.05)
     assert 0 < sw.progress["elapsed"] == elapsed  # a finished sweep's clock stops

@@ -190,13 +190,24 @@ def test_a_run_that_fails_is_shown_not_raised(digits):
                 self.w = torch.nn.Linear(64, 10)
 
             def forward(self, x):
-                raise RuntimeError("shape trouble")
+                if self.training:  # passes the output check before training, fails in the first batch
+                    raise RuntimeError("shape trouble")
+                return self.w(x)
         return Bad()
 
     panel = TrainPanel(digits, FAST.replace(model=broken))
     panel.buttons["start"].click()
     assert panel.wait(30) == "failed"
     assert "shape trouble" in panel.message.value and panel.progress.bar_style == "danger"
+
+
+def test_a_factory_with_the_wrong_output_width_is_refused_at_start(digits):
+    import torch
+
+    panel = TrainPanel(digits, FAST.replace(model=lambda hp, data: torch.nn.Linear(64, 3)))
+    panel.buttons["start"].click()  # shown in the panel, not raised, and nothing trains
+    assert "outputs shape (3,) per sample" in panel.message.value and "10 classes" in panel.message.value
+    assert panel.runs == [] and not panel.buttons["start"].disabled
 
 
 def _walk(node):

@@ -30,6 +30,10 @@ class Dimension:
     def grid(self) -> list:
         raise NotImplementedError
 
+    def size(self) -> int:
+        """How many grid points, without listing them."""
+        return len(self.grid())
+
     def check(self, name: str, field_checked: bool) -> None:
         """Raise a ``ValueError`` naming ``name`` if the dimension is unusable."""
 
@@ -86,6 +90,9 @@ class FloatRange(Dimension):
         _check_bounds(name, self.low, self.high, field_checked)
         _check_n(name, self.n)
 
+    def size(self) -> int:
+        return self.n
+
     def grid(self) -> list[float]:
         if self.log:
             inner = [self.low * (self.high / self.low) ** (i / (self.n - 1)) for i in range(1, self.n - 1)]
@@ -128,6 +135,9 @@ class IntRange(Dimension):
 
     def grid(self) -> list[int]:
         return list(range(self.low, self.high + 1, self.step))
+
+    def size(self) -> int:
+        return len(range(self.low, self.high + 1, self.step))
 
 
 class Choice(Dimension):
@@ -216,7 +226,8 @@ class Space:
 
     @property
     def grid_size(self) -> int:
-        return math.prod(len(v) for v in self.grid_values().values())
+        """Points in the full grid (counted, not listed: a huge grid costs nothing to size)."""
+        return math.prod(dim.size() for dim in self.dims.values())
 
     def to_dict(self) -> dict[str, Any]:
         return {"checked": self.checked, "dims": {name: dim.to_dict() for name, dim in self.dims.items()}}

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import torch
+
 from ..hparams import HParams
 from .data import Data
 from .models import require_images
@@ -43,3 +45,25 @@ def check_metrics(metrics: dict[str, Callable] | None) -> dict[str, Callable]:
             raise ValueError(f"metrics[{key!r}] is not allowed: keys must be identifiers and values callables "
                              f"fn(outputs, targets) -> float")
     return dict(metrics)
+
+
+@torch.no_grad()
+def check_output_width(model: torch.nn.Module, hp: HParams, data: Data, device: torch.device) -> None:
+    """A user's factory must give one output per class (or per regression target): checked on two
+    training samples before any training, with both numbers in the message."""
+    sample = data.x_train[:2] if data.in_memory else torch.stack([torch.as_tensor(data.train_dataset[0][0])])
+    was_training = model.training
+    model.eval()  # no batch-norm statistics are touched by the probe
+    try:
+        out = model(sample.to(device))
+    except Exception as e:  # noqa: BLE001 - the factory's own error, said with what went in
+        raise ValueError(f"model factory {hp.model_name!r} fails on input of shape {tuple(sample.shape)}: "
+                         f"{type(e).__name__}: {e}") from None
+    finally:
+        model.train(was_training)
+    wanted = f"{data.n_outputs} classes" if data.task == "classification" else \
+        f"{data.n_outputs} regression target(s)"
+    if out.ndim != 2 or out.shape[1] != data.n_outputs:  # (N,) would broadcast silently against (N, 1)
+        raise ValueError(f"model factory {hp.model_name!r} outputs shape {tuple(out.shape[1:])} per sample, but "
+                         f"the data has {wanted}: it must output shape ({data.n_outputs},) per sample, a batch "
+                         f"of shape (batch, {data.n_outputs})")

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..hparams import HParams
+from .checks import check_output_width
 from .data import Data, iterate_batches
 from .metrics import classification_metrics, regression_metrics
 from .models import build_model
@@ -32,9 +33,13 @@ class Diverged(Exception):
 
 # ---- set-up ----------------------------------------------------------------------------------------
 def seeded_model(hp: HParams, data: Data, device: torch.device) -> nn.Module:
-    """The model ``hp`` describes, with the weights ``hp.seed`` gives, on ``device``."""
+    """The model ``hp`` describes, with the weights ``hp.seed`` gives, on ``device``; a user's
+    factory is checked to output what the data needs."""
     torch.manual_seed(hp.seed)
-    return build_model(hp, data).to(device)
+    model = build_model(hp, data).to(device)
+    if callable(hp.model):
+        check_output_width(model, hp, data, device)
+    return model
 
 
 def make_generator(device: torch.device, seed: int) -> torch.Generator:

@@ -55,7 +55,14 @@ def evaluate(run_or_model: Run | torch.nn.Module, data: Data, split: str = "val"
     model = run_or_model.model if isinstance(run_or_model, Run) else run_or_model
     if model is None:
         raise ValueError("the run has no model yet: start it first")
+    if isinstance(run_or_model, Run) and run_or_model.status == "diverged":
+        raise ValueError(f"{run_or_model.name} diverged (its loss became NaN or infinite after "
+                         f"{run_or_model.epochs_done} finished epoch(s)): its weights give no usable predictions; "
+                         f"evaluate a run that trained to the end, e.g. with a lower lr")
     out, y = predict(model, data, split)
+    if not np.isfinite(out).all():
+        raise ValueError("the model's outputs hold NaN or infinite values (it diverged): there is nothing to "
+                         "evaluate; retrain it, e.g. with a lower lr")
     if data.task == "regression":
         return Evaluation("regression", {"mse": float(skm.mean_squared_error(y, out)),
                                          "mae": float(skm.mean_absolute_error(y, out)),

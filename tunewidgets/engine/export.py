@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -15,6 +16,21 @@ def _hparam_columns(run: Run) -> dict[str, Any]:
     values = run.hparams.to_dict()
     values["model"] = run.hparams.model_name
     return values
+
+
+def strict_json(value: Any) -> Any:
+    """``value`` with NaN and infinities as ``null`` (strict JSON has no such numbers) and anything
+    else JSON cannot hold as its text."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    item = getattr(value, "item", None)  # numpy scalars
+    return strict_json(item()) if callable(item) else str(value)
 
 
 def summary_frame(runs: Iterable[Run]) -> pd.DataFrame:
@@ -46,8 +62,8 @@ def export_runs(runs: Iterable[Run], path: str | Path) -> Path:
         history_frame(runs).to_csv(path, index=False)
     elif path.suffix == ".json":
         records = [{"run": r.name, "status": r.status, "hparams": _hparam_columns(r), "metric": r.metric,
-                    "best": r.best_metric, "history": r.history.to_dict(orient="records")} for r in runs]
-        path.write_text(json.dumps(records, indent=1, default=str))
+                    "best": r.best_metric, "history": r.history_rows()} for r in runs]
+        path.write_text(json.dumps(strict_json(records), indent=1, allow_nan=False))
     else:
         raise ValueError(f"path={str(path)!r} is not allowed: the suffix must be .csv or .json")
     return path

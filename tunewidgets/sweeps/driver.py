@@ -18,7 +18,8 @@ from optuna.trial import TrialState
 from ..engine.events import EventChannel, MetricEvent
 from ..objective import Objective, is_finite_number
 from .protocol import Executor, Reporter, TrialJob, TrialResult
-from .results import RESULT_ATTR, TrialRecord
+from .results import RESULT_ATTR, TrialRecord, note_rerun
+from .storage import Heartbeat
 from .trials import error_text
 
 STOP_GRACE_SECONDS = 60  # how long a failing sweep waits for its running trials to stop
@@ -45,8 +46,9 @@ class SweepDriver:
     no trial is registered, and so none trains, once it has returned."""
 
     def __init__(self, study: optuna.Study, objective: Objective, distributions: dict[str, Any], book: TrialBook,
-                 job_params: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+                 job_params: Callable[[dict[str, Any]], dict[str, Any]], heartbeat: Heartbeat | None = None) -> None:
         self.study, self.objective, self.book = study, objective, book
+        self.heartbeat = heartbeat
         self.distributions = distributions
         self.job_params = job_params
         self.pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
@@ -97,6 +99,9 @@ class SweepDriver:
             self._trials[number] = trial
             self.book.records[number] = TrialRecord(number, params)
             reporter = self._reporters[number] = Reporter(number, self.on_epoch)
+            note_rerun(self.book.records, trial)
+        if self.heartbeat is not None:
+            self.heartbeat.add(number)
         self.book.publish(number, "status", 0, {"status": "running", "params": params})
         return TrialJob(number, self.job_params(params), reporter)
 
@@ -149,6 +154,8 @@ class SweepDriver:
             else:
                 self.study.tell(trial, state=TrialState.FAIL if status == "failed" else TrialState.PRUNED)
             self._reporters.pop(job.number, None)
+        if self.heartbeat is not None:
+            self.heartbeat.remove(job.number)
         self.book.publish(job.number, "status", len(rows), {"status": status, "value": value, "error": error})
 
 

@@ -15,29 +15,29 @@ import optuna
 
 from ..engine.checks import check_metrics, require_data
 from ..engine.data import Data
-from ..hparams import MODELS, HParams, as_hparams
+from ..hparams import HParams, as_hparams
 from ..objective import Objective
 from ..space import Space
 from .executors import make_executor
-from .results import SWEEP_ATTR, record_from_trial
+from .results import SWEEP_ATTR
 from .strategies import make_pruner, make_sampler, strategy_name
-from .study import DEFAULT_TRIALS, Sweep, check_n_trials
-from .trials import TorchTrial, error_text
+from .resume import DEFAULT_TRIALS, stored_base
+from .storage import mask_url, open_storage, scrub
+from .study import Sweep, check_n_trials
+from .trials import TorchTrial
 
 
-def new_study(storage: Any, name: str | None, objective: Objective, sampler, pruner) -> optuna.Study:
-    """A new Optuna study; a bad storage URL or a taken name is a ``ValueError`` before any trial."""
+def new_study(storage: Any, shown: str, name: str | None, objective: Objective, sampler, pruner) -> optuna.Study:
+    """A new Optuna study in ``storage`` (an opened storage, ``shown`` as its masked URL); a taken name
+    is a ``ValueError`` before any trial."""
     name = name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     try:
         return optuna.create_study(storage=storage, study_name=name, direction=objective.direction,
                                    sampler=sampler, pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:
-        raise ValueError(f"name={name!r} is taken: a sweep with this name is already in {storage!r}; load it "
-                         f"with tw.load_sweep({storage!r}, {name!r}) and call .resume(), or pick another name"
+        raise ValueError(f"name={name!r} is taken: a sweep with this name is already in {shown!r}; load it "
+                         f"with tw.load_sweep({shown!r}, {name!r}) and call .resume(), or pick another name"
                          ) from None
-    except Exception as e:  # noqa: BLE001 - SQLAlchemy and Optuna raise many kinds for a bad URL
-        raise ValueError(f"storage={storage!r} is not usable: {error_text(e)}. Use an Optuna storage URL such "
-                         f"as 'sqlite:///sweeps.db' or 'postgresql://user:pass@host/db'") from None
 
 
 def launch(train_trial: Callable, space: Space, objective: Objective, info: dict[str, Any], *, strategy: Any,
@@ -53,12 +53,14 @@ def launch(train_trial: Callable, space: Space, objective: Objective, info: dict
     sampler = make_sampler(strategy, space, seed)
     pruner_obj = make_pruner(pruner, max_epochs)
     executor_obj = make_executor(executor, group_size)
-    study = new_study(storage, name, objective, sampler, pruner_obj)
+    storage_obj = open_storage(storage)
+    study = new_study(storage_obj, mask_url(storage), name, objective, sampler, pruner_obj)
     study.set_user_attr(SWEEP_ATTR, {**info, "space": space.to_dict(), **objective.to_dict(),
                                      "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
-                                     "seed": seed})
+                                     "seed": seed, "n_trials": n_trials})
     sw = Sweep(study, space, objective, study.user_attrs[SWEEP_ATTR], base=base, train_trial=train_trial,
-               executor=executor if group_size is None else executor_obj, quiet=quiet)  # resume keeps the group size
+               executor=executor if group_size is None else executor_obj, quiet=quiet,  # resume keeps the group size
+               storage=storage_obj)
     sw.plan(executor_obj, n_trials)
     return sw.start(background) if start else sw
 
@@ -117,40 +119,40 @@ def _base_for_storage(base: HParams) -> dict[str, Any]:
 
 
 def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") -> Sweep:
-    """A sweep kept in ``storage``: the same table, curves and best; ``.resume(n, data=...)`` adds trials.
+    """A sweep kept in ``storage``: the same table, curves and best; ``.resume(data=...)`` runs the
+    rest of its plan (trials whose process died first). Trials left running by a process that died
+    show as ``interrupted``.
 
     ``name`` may be left out when the storage holds one sweep.
     """
+    shown = mask_url(storage)
+    storage_obj = open_storage(storage, must_exist=True)
     try:
-        summaries = optuna.get_all_study_summaries(storage=storage)
+        summaries = optuna.get_all_study_summaries(storage=storage_obj)
     except Exception as e:  # noqa: BLE001
-        raise ValueError(f"storage={storage!r} is not usable: {error_text(e)}") from None
+        raise ValueError(f"storage={shown!r} is not usable: {type(e).__name__}: {scrub(str(e), storage)}") from None
     names = [s.study_name for s in summaries]
     if name is None:
         if len(names) != 1:
-            raise ValueError(f"name is required: {storage!r} holds {len(names)} sweeps {names}")
+            raise ValueError(f"name is required: {shown!r} holds {len(names)} sweeps {names}")
         name = names[0]
     if name not in names:
-        raise ValueError(f"name={name!r} is not in {storage!r}: it holds {names}")
-    study = optuna.load_study(study_name=name, storage=storage)
+        raise ValueError(f"name={name!r} is not in {shown!r}: it holds {names}")
+    study = optuna.load_study(study_name=name, storage=storage_obj)
     info = study.user_attrs.get(SWEEP_ATTR)
     if info is None:
-        raise ValueError(f"{name!r} in {storage!r} is an Optuna study not made by tw.sweep (no {SWEEP_ATTR!r})")
+        raise ValueError(f"{name!r} in {shown!r} is an Optuna study not made by tw.sweep (no {SWEEP_ATTR!r})")
     space = Space.from_dict(info["space"])
     seed = info.get("seed")
     strategy = info["strategy"] if info["strategy"] in ("grid", "random", "bayes", "gp") else "bayes"
     # A fresh sampler continues the study; offset its seed so a resumed random search does not repeat.
     study.sampler = make_sampler(strategy, space, None if seed is None else seed + len(study.trials))
-    base = None
-    if info["kind"] == "torch":
-        base = HParams.from_dict(info["base"]) if info["base"]["model"] in MODELS else None
-        max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"]))
-    else:
-        max_epochs = 1
+    base = stored_base(info)
+    max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"])) if info["kind"] == "torch" else 1
     pruner = info.get("pruner")
     study.pruner = make_pruner(pruner if pruner in ("median", "halving", "hyperband") else None, max_epochs)
-    objective = Objective(info["metric"], info["direction"])
-    records = {t.number: record_from_trial(t, objective.metric) for t in study.trials}
-    sw = Sweep(study, space, objective, info, base=base, executor=executor, records=records)
+    sw = Sweep(study, space, Objective(info["metric"], info["direction"]), info, base=base, executor=executor,
+               storage=storage_obj)
+    sw.refresh()
     sw.status = "loaded"
     return sw

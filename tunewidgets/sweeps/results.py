@@ -19,8 +19,10 @@ from ..objective import Objective
 
 RESULT_ATTR = "tw_result"
 SWEEP_ATTR = "tw_sweep"
-TABLE_STATUSES = ("complete", "pruned", "stopped", "running", "failed")
-_GROUP = {"complete": 0, "pruned": 1, "stopped": 1, "running": 2, "failed": 3}
+RETRY_ATTR = "tw_retry_of"  # on a trial that runs an interrupted trial's hyperparameters again
+_GROUP = {"complete": 0, "pruned": 1, "stopped": 1, "running": 2, "failed": 3, "interrupted": 3}
+INTERRUPTED_CAUSE = "the process running this trial ended before it finished (no heartbeat)"
+INTERRUPTED = f"{INTERRUPTED_CAUSE}; resume() runs it again"
 
 
 @dataclass
@@ -57,13 +59,22 @@ def record_from_trial(trial: Any, metric: str) -> TrialRecord:
         return TrialRecord(trial.number, dict(trial.params), attr["status"], _float(attr["value"]),
                            [dict(r) for r in attr["rows"]], attr["error"], attr["seconds"], started,
                            dict(attr.get("extra") or {}), set(trial.intermediate_values))
-    # Not finished by a sweep: running elsewhere, or left behind by a process that ended.
+    # Not finished by a sweep: running elsewhere, or its process died (then failed as stale, with no
+    # result written: "interrupted"), or made by other Optuna code.
     state = trial.state.name.lower()
-    status = {"complete": "complete", "pruned": "pruned", "fail": "failed"}.get(state, "running")
+    status = {"complete": "complete", "pruned": "pruned", "fail": "interrupted"}.get(state, "running")
     rows = [{"epoch": int(step), metric: v} for step, v in sorted(trial.intermediate_values.items())]
     value = trial.value if trial.value is not None else math.nan
-    return TrialRecord(trial.number, dict(trial.params), status, value, rows, None, 0.0, started,
+    return TrialRecord(trial.number, dict(trial.params), status, value, rows,
+                       INTERRUPTED if status == "interrupted" else None, 0.0, started,
                        reported=set(trial.intermediate_values))
+
+
+def note_rerun(records: dict[int, TrialRecord], trial: Any) -> None:
+    """If ``trial`` runs an interrupted trial again, say so on the interrupted trial's record."""
+    original = records.get(trial.user_attrs.get(RETRY_ATTR))
+    if original is not None:
+        original.error = f"{INTERRUPTED_CAUSE}; run again as trial {trial.number}"
 
 
 def _float(v: Any) -> float:

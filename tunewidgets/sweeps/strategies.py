@@ -13,6 +13,7 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from ..space import Choice, IntRange, LogUniform, Space, Uniform
 
 STRATEGIES = ("grid", "random", "bayes", "gp")
+MAX_GRID_POINTS = 1_000_000  # Optuna's grid sampler lists every point: a bigger grid is refused up front
 PRUNERS = (None, "median", "halving", "hyperband")
 
 
@@ -47,6 +48,10 @@ def make_sampler(strategy: Any, space: Space, seed: int | None) -> optuna.sample
     if isinstance(strategy, optuna.samplers.BaseSampler):
         return strategy
     if strategy == "grid":
+        if space.grid_size > MAX_GRID_POINTS:
+            raise ValueError(f"strategy='grid' is not allowed for this space: its grid has {space.grid_size:,} points, "
+                             f"more than {MAX_GRID_POINTS:,}; use strategy='random' or 'bayes', or fewer points per "
+                             f"dimension (n=, step=, shorter choices)")
         return AskTellGridSampler(space.grid_values(), seed=seed)
     if strategy == "random":
         return optuna.samplers.RandomSampler(seed=seed)

@@ -24,11 +24,13 @@ from . import logs
 from .driver import SweepDriver, TrialBook
 from .executors import make_executor
 from .protocol import Executor
-from .results import TrialRecord, best_record, curves_table, history_frame, results_table
+from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
+                      record_from_trial, results_table)
+from .resume import interrupted_to_rerun, resume_base, trials_to_run
+from .storage import Heartbeat, fail_stale_trials, heartbeat_enabled
 from .strategies import distributions
 from .trials import TorchTrial
 
-DEFAULT_TRIALS = 20
 DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
 
 
@@ -54,8 +56,9 @@ class Sweep(HasObjective):
 
     def __init__(self, study: optuna.Study, space: Space, objective: Objective, info: dict[str, Any],
                  base: HParams | None = None, train_trial: Any = None, executor: Any = "thread",
-                 records: dict[int, TrialRecord] | None = None, quiet: bool = False) -> None:
+                 records: dict[int, TrialRecord] | None = None, quiet: bool = False, storage: Any = None) -> None:
         self.study, self.space, self.objective, self.info = study, space, objective, info
+        self.storage = storage  # the Optuna storage object (None: in memory)
         self.base = base
         self.train_trial = train_trial
         self.executor_spec = executor
@@ -88,26 +91,44 @@ class Sweep(HasObjective):
         return self._run(executor, n_trials, background)
 
     def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
-               background: bool = False, metrics: dict | None = None) -> "Sweep":
-        """Run ``n_trials`` more trials (a grid: the grid points not tried yet). A sweep loaded from
-        storage needs ``data`` again (and ``metrics`` when it optimizes a custom one). Returns ``self``."""
+               background: bool = False, metrics: dict | None = None, base: Any = None) -> "Sweep":
+        """Run more trials: the rest of the plan unless ``n_trials`` says otherwise (a grid: the points
+        not tried yet). Trials whose process died are run again first, with the same hyperparameters.
+        A sweep loaded from storage needs ``data`` again (``metrics`` when it optimizes a custom one,
+        ``base`` when its model was a factory, which cannot be stored). Returns ``self``."""
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
-        if data is not None:
-            self.train_trial = self._torch_trial(data, metrics)
-        if self.train_trial is None:
+        base = resume_base(self.info, self.base, base)
+        train_trial = self._torch_trial(data, metrics) if data is not None else self.train_trial
+        if train_trial is None:
             if self.info.get("kind") != "torch":
                 raise ValueError("an estimator sweep loaded from storage cannot be resumed: run "
                                  "tw.sweep_estimator again (with the same storage and a new name)")
             raise ValueError("this sweep was loaded from storage: pass data= (the same tw.Data) to resume it")
-        if self.info.get("strategy") == "grid":
-            left = self.space.grid_size - len(self.study.trials)
-            if left <= 0:
-                raise ValueError(f"the grid is complete: all {self.space.grid_size} points were tried")
-            n_trials = left if n_trials is None else min(n_trials, left)
-        n_trials = DEFAULT_TRIALS if n_trials is None else n_trials
+        executor_obj = make_executor(self.executor_spec if executor is None else executor)
+        self.base, self.train_trial = base, train_trial
+        self.refresh()
+        records = self.records()
+        reruns = interrupted_to_rerun(records, {t.user_attrs[RETRY_ATTR] for t in self.study.trials
+                                                if RETRY_ATTR in t.user_attrs})
+        n_trials = trials_to_run(n_trials, self.info, self.space, records, len(reruns))
         check_n_trials(n_trials)
-        return self._run(make_executor(self.executor_spec if executor is None else executor), n_trials, background)
+        for record in reruns[:n_trials]:
+            self.study.enqueue_trial(record.params, user_attrs={RETRY_ATTR: record.number})
+        self.info["n_trials"] = sum(1 for r in records if r.status != "interrupted") + n_trials
+        self.study.set_user_attr(SWEEP_ATTR, self.info)
+        return self._run(executor_obj, n_trials, background)
+
+    def refresh(self) -> None:
+        """Read every trial again from the study; a trial whose process died (no heartbeat within the
+        storage's grace period) is marked failed there and shows as ``interrupted``."""
+        fail_stale_trials(self.study, self.storage)
+        trials = self.study.trials
+        records = {t.number: record_from_trial(t, self.metric) for t in trials}
+        for trial in trials:
+            note_rerun(records, trial)
+        with self.book.lock:
+            self.book.records = records
 
     def _torch_trial(self, data: Data, metrics: dict | None) -> TorchTrial:
         if self.info.get("kind") != "torch":
@@ -122,8 +143,9 @@ class Sweep(HasObjective):
 
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
         executor.open(self.train_trial)  # errors (no cluster, bad pool) surface here, before any trial
+        heartbeat = Heartbeat(self.storage, self.name) if heartbeat_enabled(self.storage) else None
         self._driver = driver = SweepDriver(self.study, self.objective, distributions(self.space), self.book,
-                                            self._job_params)
+                                            self._job_params, heartbeat)
         self.error = None
         self.status = "running"
         self._planned += n_trials
@@ -158,6 +180,8 @@ class Sweep(HasObjective):
                 if self.status == "running":
                     self.status = "stopped" if driver.stopping else "completed"
                 self._ended_at = time.time()
+                if driver.heartbeat is not None:
+                    driver.heartbeat.stop()
                 if self.quiet:
                     logs.quiet_end()
 
@@ -232,10 +256,11 @@ class Sweep(HasObjective):
 
     @property
     def progress(self) -> dict[str, Any]:
-        """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, running; elapsed
+        """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, interrupted (their
+        process died), running; elapsed
         (seconds since the last start or resume, frozen when the sweep ends)."""
         statuses = [r.status for r in self.records()]
-        counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "running")}
+        counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "interrupted", "running")}
         planned = self._planned + (self._plan[1] if self._plan else 0)
         elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
         return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts["running"],

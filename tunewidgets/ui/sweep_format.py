@@ -33,8 +33,9 @@ def format_sweep_progress(progress: Mapping[str, Any], status: str) -> str:
     parts = [f"{progress.get('done', 0)}/{progress.get('n_trials', 0)} trials",
              f"{progress.get('running', 0)} running", f"{progress.get('pruned', 0)} pruned",
              f"{progress.get('failed', 0)} failed"]
-    if progress.get("stopped"):
-        parts.append(f"{progress['stopped']} stopped")
+    for ended in ("stopped", "interrupted"):
+        if progress.get(ended):
+            parts.append(f"{progress[ended]} {ended}")
     parts.append(f"ETA {format_eta(sweep_eta(progress))}" if status == "running" else status)
     return SEP.join(parts)
 

@@ -34,11 +34,17 @@ class LocalChannel:
 
 
 class MessageRelay:
-    """One kernel thread that delivers worker messages to reporters, in arrival order."""
+    """One kernel thread that delivers worker messages, in arrival order.
 
-    def __init__(self, get: Callable[[float], Any], name: str) -> None:
+    Messages are ``("epoch", number, row)`` (to the trial's reporter) or ``("worker", number, pid)``
+    (which process took a trial, to ``on_worker``); ``None`` ends the relay.
+    """
+
+    def __init__(self, get: Callable[[float], Any], name: str,
+                 on_worker: Callable[[int, int], None] | None = None) -> None:
         self.reporters: dict[int, Reporter] = {}
         self._get = get
+        self._on_worker = on_worker
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
@@ -53,13 +59,19 @@ class MessageRelay:
                 return
             if message is None:
                 return
-            number, row = message
-            reporter = self.reporters.get(number)
-            if reporter is not None:
-                try:
-                    reporter.epoch(row)
-                except Exception as e:  # noqa: BLE001 - one bad message must not stop the feed
-                    warnings.warn(f"trial {number}: reporting an epoch failed: {e!r}", stacklevel=1)
+            try:
+                self._deliver(*message)
+            except Exception as e:  # noqa: BLE001 - one bad message must not stop the feed
+                warnings.warn(f"trial {message[1]}: delivering {message[0]!r} failed: {e!r}", stacklevel=1)
+
+    def _deliver(self, kind: str, number: int, payload: Any) -> None:
+        if kind == "worker":
+            if self._on_worker is not None:
+                self._on_worker(number, payload)
+            return
+        reporter = self.reporters.get(number)
+        if reporter is not None:
+            reporter.epoch(payload)
 
     def close(self) -> None:
         self._closed = True

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from ..protocol import TrialJob
 from ..trials import run_trial
 from .base import MessageRelay, RemoteExecutor
+from .spawn_guard import require_main_guard
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address before giving up
 _THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
@@ -99,6 +100,7 @@ class DaskExecutor(RemoteExecutor):
 
     # ---- set-up --------------------------------------------------------------------------------
     def _start_local(self) -> None:
+        require_main_guard("executor='dask'")
         distributed = _require_distributed()
         import torch
 
@@ -141,7 +143,7 @@ class DaskExecutor(RemoteExecutor):
 
     def _on_event(self, event: Any) -> None:
         _, message = event
-        self._inbox.put((message["trial"], message["row"]))
+        self._inbox.put(("epoch", message["trial"], message["row"]))
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
         def forward(status: str) -> None:

@@ -1,31 +1,43 @@
 """The process-pool executor: trials in spawned processes, one torch thread each.
 
-The trial function (with the data) is shipped once per process, serialized with cloudpickle so
-that functions defined in a notebook (a model factory, a custom metric) reach the workers; metrics
-come back through a ``multiprocessing.Manager`` queue.
+Each slot is its own one-process ``ProcessPoolExecutor``: when a worker dies (the OOM killer, a
+segfault in user code, ``kill -9``) only the trial it ran fails, with the exit named, and that
+slot's pool is rebuilt while the other trials go on. The trial function (with the data) is shipped
+once per process, serialized with cloudpickle so that functions defined in a notebook (a model
+factory, a custom metric) reach the workers; epochs come back through a ``multiprocessing.Manager``
+queue.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import Future
+import signal
+import threading
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from ..protocol import TrialJob
 from ..trials import run_trial
 from .base import MessageRelay, RemoteExecutor
+from .spawn_guard import require_main_guard
 
 _WORKER: dict[str, Any] = {}
 
 
+class WorkerDied(RuntimeError):
+    """The process running a trial ended before the trial did."""
+
+
 class QueueChannel:
-    """Worker side: a Manager queue out, a Manager dict of stop flags in."""
+    """Worker side: a Manager queue out (epochs, and which process took a trial), stop flags in."""
 
     def __init__(self, messages: Any, stops: Any) -> None:
         self.messages, self.stops = messages, stops
 
     def send(self, number: int, row: dict[str, Any]) -> None:
-        self.messages.put((number, row))
+        self.messages.put(("epoch", number, row))
 
     def stop_status(self, number: int) -> str | None:
         return self.stops.get(number)
@@ -43,7 +55,25 @@ def init_worker(payload: bytes, channel: QueueChannel, threads: int) -> None:
 
 
 def run_in_worker(number: int, params: dict[str, Any]):
-    return run_trial(_WORKER["train_trial"], number, params, _WORKER["channel"])
+    channel = _WORKER["channel"]
+    channel.messages.put(("worker", number, os.getpid()))
+    return run_trial(_WORKER["train_trial"], number, params, channel)
+
+
+def describe_exit(pid: int | None, exitcode: int | None) -> str:
+    """Why a worker ended, in words: a signal's name, an exit code, or unknown."""
+    who = f"the worker process (pid {pid})" if pid else "the worker process"
+    if exitcode is None:
+        how = "ended (its exit status is unknown)"
+    elif exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        how = f"was killed by {name} (signal {-exitcode}; SIGKILL is what the out-of-memory killer sends)"
+    else:
+        how = f"exited with code {exitcode}"
+    return f"{who} {how} while running this trial; its slot was restarted and the sweep went on"
 
 
 class ProcessExecutor(RemoteExecutor):
@@ -55,21 +85,33 @@ class ProcessExecutor(RemoteExecutor):
             raise ValueError(f"n_workers={n_workers!r} is not allowed: must be an integer >= 1")
         self.slots = n_workers
         self.threads = threads
+        self.restarts = 0  # worker processes replaced after they died
 
     def open(self, train_trial: Any) -> None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         import cloudpickle
 
-        ctx = mp.get_context("spawn")
-        self.manager = ctx.Manager()
-        messages, self.stops = self.manager.Queue(), self.manager.dict()
-        self.relay = MessageRelay(lambda timeout: messages.get(timeout=timeout), "tunewidgets-process-relay")
-        self._messages = messages
-        channel = QueueChannel(messages, self.stops)
-        self.pool = ProcessPoolExecutor(self.slots, mp_context=ctx, initializer=init_worker,
-                                        initargs=(cloudpickle.dumps(train_trial), channel, self.threads))
+        require_main_guard("executor='process'")
+        self.context = multiprocessing.get_context("spawn")
+        self.manager = self.context.Manager()
+        self.messages, self.stops = self.manager.Queue(), self.manager.dict()
+        self.channel = QueueChannel(self.messages, self.stops)
+        self.payload = cloudpickle.dumps(train_trial)
+        self.relay = MessageRelay(lambda timeout: self.messages.get(timeout=timeout), "tunewidgets-process-relay",
+                                  on_worker=self._note_worker)
+        self.lock = threading.Lock()
+        self.pools = [self._new_pool() for _ in range(self.slots)]
+        self.free = list(range(self.slots))
+        self.workers: dict[int, Any] = {}  # trial number -> the multiprocessing.Process running it
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(1, mp_context=self.context, initializer=init_worker,
+                                   initargs=(self.payload, self.channel, self.threads))
+
+    def _note_worker(self, number: int, pid: int) -> None:
+        """A worker took trial ``number``: keep its process, whose exit code tells why it may die."""
+        process = next((p for p in multiprocessing.active_children() if p.pid == pid), None)
+        with self.lock:
+            self.workers[number] = process if process is not None else pid
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
         def forward(status: str) -> None:
@@ -80,12 +122,44 @@ class ProcessExecutor(RemoteExecutor):
         return forward
 
     def launch(self, job: TrialJob) -> Future:
-        return self.pool.submit(run_in_worker, job.number, job.params)
+        with self.lock:
+            slot = self.free.pop(0)
+            pool = self.pools[slot]
+        outer: Future = Future()
+        inner = pool.submit(run_in_worker, job.number, job.params)
+        inner.add_done_callback(lambda done: self._settle(slot, pool, job.number, done, outer))
+        return outer
+
+    def _settle(self, slot: int, pool: ProcessPoolExecutor, number: int, inner: Future, outer: Future) -> None:
+        """The trial's result, or, if its process died, a ``WorkerDied`` naming the exit and a new pool."""
+        error = inner.exception()
+        if isinstance(error, BrokenProcessPool):
+            error = WorkerDied(self._death_text(number))
+            pool.shutdown(wait=False, cancel_futures=True)
+            with self.lock:
+                self.pools[slot] = self._new_pool()
+                self.restarts += 1
+        with self.lock:
+            self.workers.pop(number, None)
+            self.free.append(slot)
+        if error is not None:
+            outer.set_exception(error)
+        else:
+            outer.set_result(inner.result())
+
+    def _death_text(self, number: int) -> str:
+        with self.lock:
+            worker = self.workers.get(number)
+        if isinstance(worker, multiprocessing.process.BaseProcess):
+            worker.join(timeout=5)
+            return describe_exit(worker.pid, worker.exitcode)
+        return describe_exit(worker, None)
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        for pool in self.pools:
+            pool.shutdown(wait=True, cancel_futures=True)
         try:
-            self._messages.put(None)
+            self.messages.put(None)
         except (EOFError, OSError, BrokenPipeError):
             pass
         self.relay.close()

@@ -90,8 +90,9 @@ def open_storage(storage: Any, must_exist: bool = False) -> Any:
 
 
 def heartbeat_enabled(storage: Any) -> bool:
-    is_enabled = getattr(storage, "is_heartbeat_enabled", None)
-    return bool(is_enabled is not None and is_enabled())
+    """True for a storage that keeps heartbeats (an ``RDBStorage`` given a ``heartbeat_interval``)."""
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    return callable(interval) and interval() is not None
 
 
 def trial_ids(storage: Any, study_name: str, numbers: list[int]) -> dict[int, int]:

@@ -3,8 +3,8 @@
 ``jupyter_lab(tmp_path)`` starts JupyterLab on a free localhost port with its HOME and Jupyter
 dirs inside ``tmp_path`` (nothing leaks into the user's home) and BokehJS served inline, opens
 Chromium through Playwright's sync API, and always tears down: sessions deleted, server
-SIGTERMed, browser closed, even when the test fails. The recipe is the one measured in
-``shared/STACK.md``.
+SIGTERMed, browser closed, even when the test fails. Chromium runs headless as root with
+``--no-sandbox`` and without background networking (the test machines have no internet).
 
 Example::
 

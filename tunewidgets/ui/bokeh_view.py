@@ -1,6 +1,6 @@
 """A jupyter_bokeh widget that does not double streamed data and is current when re-displayed.
 
-Two fixes over ``jupyter_bokeh.BokehModel`` (measured in ``shared/STACK.md``):
+Two fixes over ``jupyter_bokeh.BokehModel`` (both seen with a real browser attached):
 
 - With a browser attached, every streamed batch comes back from the page as a ``jsevent`` and
   jupyter_bokeh applies it a second time on the Python side (5 rows become 10). Echoed

@@ -18,7 +18,7 @@ from ..hparams import HParams, as_hparams
 from .checks import check_against_data
 from .core import l1_penalty, l1_weights, loss_function, make_generator, make_optimizer, seeded_model, train_batches
 from .data import Data
-from .device import pin_training_thread, resolve_device
+from .device import resolve_device
 
 SMOOTHING = 0.9  # weight of the running average (bias-corrected, as in fastai's finder)
 EXPLODE_FACTOR = 4.0  # stop once the smoothed loss exceeds this multiple of its minimum
@@ -99,7 +99,6 @@ def lr_find(data: Data, hparams: HParams | dict | None = None, start_lr: float =
     hp = as_hparams(hparams)
     check_against_data(hp, data)
     device = resolve_device(hp.device)
-    pin_training_thread(device)
     model = seeded_model(hp, data, device)
     model.train()
     optimizer = make_optimizer(hp.replace(lr=start_lr), model)

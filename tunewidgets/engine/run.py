@@ -28,9 +28,10 @@ from .checks import check_against_data, check_metrics, require_data
 from .control import STOP_STATUSES, RunControl
 from .core import seeded_model
 from .data import Data
-from .device import background_cpu_threads, describe_device, pin_training_thread, resolve_device
+from .device import describe_device, resolve_device
 from .events import EventChannel, MetricEvent
 from .models import count_parameters
+from .threads import train_in_background
 from .trainer import TrainingLoop
 
 STATUSES = ("pending", "running", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
@@ -88,10 +89,10 @@ class Run(HasObjective):
         """Build the model on its device (errors raise here), then train; return ``self``."""
         if self.status != "pending":
             raise RuntimeError(f"{self.name} was already started (status {self.status!r}); create a new Run")
-        if not self.begin(background or threading.current_thread() is not threading.main_thread()):
+        if not self.begin():
             return self  # an on_train_start hook failed: the run ended 'failed'
         if background:
-            threading.Thread(target=self._train, name=f"tunewidgets {self.name}", daemon=True).start()
+            train_in_background(self._train)
         else:
             self._train()
             if self.status == "failed":
@@ -181,12 +182,12 @@ class Run(HasObjective):
         return f"<Run {self.name!r} {self.status}, {len(self._rows)}/{self.hparams.epochs} epochs{best_text}>"
 
     # ---- the training contract: what a loop calls -----------------------------------------------
-    def begin(self, background: bool = False) -> bool:
+    def begin(self) -> bool:
         """Build the seeded model on its device and mark the run running, then call the
         ``on_train_start`` hooks. A bad device or model raises; a failing hook ends the run
-        'failed' and returns False. ``background``: it will train off the main thread."""
+        'failed' and returns False."""
         self.device = resolve_device(self.hparams.device)
-        self.device_label = describe_device(self.device, background_cpu_threads(self.device) if background else None)
+        self.device_label = describe_device(self.device)
         self.model = seeded_model(self.hparams, self.data, self.device)
         self._set_status("running")
         self.started_at = time.time()
@@ -237,7 +238,6 @@ class Run(HasObjective):
     def _train(self) -> None:
         loop, error, status = None, None, "failed"
         try:
-            pin_training_thread(self.device)
             loop = TrainingLoop(self)
             status = loop.fit()
             loop.restore_best()

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..engine.checks import require_data
 from ..engine.data import Data
+from ..engine.device import free_idle_thread_team
 from ..hparams import HParams
 from ..objective import HasObjective, Objective
 from ..space import Space
@@ -152,6 +153,7 @@ class Sweep(HasObjective):
         self._started_at, self._ended_at = time.time(), None
         if self.quiet:
             logs.quiet_begin()
+        free_idle_thread_team()  # trials train in other threads while this one waits or returns
         if background:
             self._thread = threading.Thread(target=self._drive_and_keep_error, args=(executor, driver, n_trials),
                                             name="tunewidgets-sweep", daemon=True)

@@ -9,7 +9,7 @@ the history.
 from __future__ import annotations
 
 import math
-import threading
+from concurrent.futures import Future, wait
 from typing import Any
 
 import ipywidgets as widgets
@@ -17,6 +17,7 @@ from bokeh.layouts import column
 
 from ..engine.data import Data
 from ..engine.lr_finder import LRFinderResult, lr_find
+from ..engine.threads import train_in_background
 from ..engine.run import Run
 from ..hparams import HParams, as_hparams
 from ..plotting import LiveCurves, LRFinderChart
@@ -67,7 +68,7 @@ class TrainPanel(Panel):
         self._rates: dict[str, float] = {}
         self._live: list[Run] = []
         self._paused = False
-        self._lr_thread: threading.Thread | None = None
+        self._lr_job: Future | None = None
         self._set_body(self.controls, widgets.HBox(list(self.buttons.values())),
                        widgets.HBox([self.progress, self.status]), self.message, self.plots,
                        widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history)
@@ -159,8 +160,8 @@ class TrainPanel(Panel):
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Block until the current run (and a range test) ended and the plots got every point."""
-        if self._lr_thread is not None:
-            self._lr_thread.join(timeout)
+        if self._lr_job is not None:
+            wait([self._lr_job], timeout)
         status = self.run.wait(timeout) if self.run is not None else None
         self._join_pump(timeout)
         return status
@@ -174,10 +175,8 @@ class TrainPanel(Panel):
     def _on_find_lr(self) -> None:
         """In a thread, so the page stays live; buttons are disabled meanwhile."""
         self.show_info("Find LR: running the learning-rate range test...")
-        self._lr_thread = threading.Thread(target=self._find_lr_in_background, daemon=True,
-                                           name="tunewidgets lr finder")
         self._sync_buttons(busy=True)
-        self._lr_thread.start()
+        self._lr_job = train_in_background(self._find_lr_in_background)
 
     def _find_lr_in_background(self) -> None:
         try:
@@ -186,7 +185,7 @@ class TrainPanel(Panel):
             self._sync_buttons(busy=False)
 
     def _lr_busy(self) -> bool:
-        return self._lr_thread is not None and self._lr_thread.is_alive()
+        return self._lr_job is not None and not self._lr_job.done()
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]

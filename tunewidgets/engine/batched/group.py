@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
 import time
 import zlib
 from typing import Iterable
@@ -39,8 +38,9 @@ from ..callbacks import Callback, overrides
 from ..core import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
                     make_schedule, steps_per_epoch, validation_scores)
 from ..data import Data
-from ..device import pin_training_thread, resolve_device
+from ..device import resolve_device
 from ..run import Run
+from ..threads import train_in_background
 from .check import can_batch
 from .optim import BatchedOptimizer, Schedules
 from .stacked import MLPForward, StackedParams, VmapForward
@@ -79,7 +79,7 @@ def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = No
         raise ValueError(f"these configurations cannot be trained as one group: {why}")
     group = GroupLoop(data, runs)
     if background:
-        threading.Thread(target=group.train, name="tunewidgets batched group", daemon=True).start()
+        train_in_background(group.train)
     else:
         group.train()
     return runs
@@ -107,7 +107,6 @@ class GroupLoop:
         self.members: list[Member] = []
 
     def train(self) -> None:
-        pin_training_thread(self.device)
         if not self._start_members():
             return
         try:
@@ -124,7 +123,7 @@ class GroupLoop:
         order = sorted(self.runs, key=lambda r: (OPTIMIZERS.index(r.hparams.optimizer), r.hparams.dropout > 0))
         for run in order:
             try:
-                if not run.begin(background=True):
+                if not run.begin():
                     continue
                 probe = nn.Linear(1, 1)  # the sequential loop's optimizer/schedule errors, raised here
                 make_schedule(run.hparams, make_optimizer(run.hparams, probe), self.steps_per_epoch)

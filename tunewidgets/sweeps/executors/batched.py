@@ -34,6 +34,7 @@ from typing import Any
 
 from ...engine.batched import STRUCTURE, can_batch, train_batched
 from ...engine.callbacks import Callback
+from ...engine.threads import train_in_background
 from ...hparams import HParams
 from ..protocol import TrialJob, TrialResult
 from ..trials import ReportEpochs, TorchTrial, error_text, run_trial, trial_result
@@ -89,8 +90,7 @@ class BatchedExecutor:
         self._closed = False
         self._last_arrival = 0.0
         self._warned: set[str] = set()
-        self._thread = threading.Thread(target=self._loop, name="tunewidgets-batched", daemon=True)
-        self._thread.start()
+        self._loop_job = train_in_background(self._loop)
 
     def submit(self, jobs: list[TrialJob]) -> list[Future]:
         futures = [Future() for _ in jobs]
@@ -106,7 +106,7 @@ class BatchedExecutor:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        self._thread.join()
+        self._loop_job.result()
 
     # ---- the worker thread -----------------------------------------------------------------------
     def _loop(self) -> None:

@@ -1,10 +1,11 @@
-"""The default executor: trials one after another in a kernel thread, on the kernel's device."""
+"""The default executor: trials one after another in a kernel training thread, on the kernel's device."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, wait
 from typing import Any
 
+from ...engine.threads import train_in_background
 from ..protocol import TrialJob
 from ..trials import run_trial
 from .base import LocalChannel
@@ -18,14 +19,15 @@ class ThreadExecutor:
     def open(self, train_trial: Any) -> None:
         self.train_trial = train_trial
         self.channel = LocalChannel()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tunewidgets-trial")
+        self.futures: list[Future] = []
 
     def submit(self, jobs: list[TrialJob]) -> list[Future]:
         futures = []
         for job in jobs:
             self.channel.reporters[job.number] = job.reporter
-            futures.append(self.pool.submit(run_trial, self.train_trial, job.number, job.params, self.channel))
+            futures.append(train_in_background(run_trial, self.train_trial, job.number, job.params, self.channel))
+        self.futures += futures
         return futures
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        wait(self.futures)  # the training threads are shared and stay; this sweep's trials have ended

@@ -38,3 +38,11 @@ def one_torch_thread():
 def base():
     """Small, fast trials on the CPU: what the sweep tests vary the rest from."""
     return tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def close_warm_workers():
+    """Sweeps keep the Dask clusters and worker processes they start warm for the kernel's lifetime; a
+    test ends the ones it started, even when it fails."""
+    yield
+    tw.sweeps.close_workers()

@@ -86,9 +86,13 @@ print(json.dumps({{"before": before, "after": rows(sw), "params": {{r.number: r.
 
 
 def intermediate_steps(db, number):
-    with sqlite3.connect(db) as con:
-        return con.execute("SELECT COUNT(*) FROM trial_intermediate_values v JOIN trials t ON v.trial_id = t.trial_id "
-                           "WHERE t.number = ?", (number,)).fetchone()[0]
+    """Epochs trial ``number`` reported so far (0 while the sweep's process is still creating the file)."""
+    try:
+        with sqlite3.connect(db) as con:
+            return con.execute("SELECT COUNT(*) FROM trial_intermediate_values v JOIN trials t ON v.trial_id = t.trial_id "
+                               "WHERE t.number = ?", (number,)).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
 
 
 @pytest.mark.slow

@@ -37,7 +37,8 @@ def test_grid_sweep_learns_and_ranks(base, digits):
     curves = sw.curves()
     assert len(curves) == 12 and {"trial", "status", "epoch", "val_accuracy", "train_loss"} <= set(curves.columns)
     assert sw.progress | {"elapsed": 0} == {"n_trials": 4, "done": 4, "complete": 4, "pruned": 0, "stopped": 0,
-                                            "failed": 0, "interrupted": 0, "running": 0, "elapsed": 0}
+                                            "failed": 0, "interrupted": 0, "running": 0, "elapsed": 0,
+                                            "note": None}
     elapsed = sw.progress["elapsed"]
     time.sleep(0.05)
     assert 0 < sw.progress["elapsed"] == elapsed  # a finished sweep's clock stops
@@ -195,6 +196,42 @@ def test_the_best_trial_is_public(base, digits):
     assert best.number == table["trial"].iloc[0] and best.value == sw.best_value == table["val_accuracy"].iloc[0]
     assert best.params == sw.best_params and len(best.rows) == 2
     assert sw.best == base.replace(epochs=2, **best.params)
+
+
+class ResultsOnlyExecutor:
+    """Trains each trial at once, with a channel that loses every live epoch: rows come with the result
+    only (as when a worker's last messages arrive after its result)."""
+
+    slots = 1
+
+    class SilentChannel:
+        def send(self, number, row):
+            pass
+
+        def stop_status(self, number):
+            return None
+
+    def open(self, train_trial):
+        self.train_trial = train_trial
+
+    def submit(self, jobs):
+        from concurrent.futures import Future
+
+        futures = [Future() for _ in jobs]
+        for future, job in zip(futures, jobs):
+            future.set_result(self.train_trial(job.number, job.params, self.SilentChannel()))
+        return futures
+
+    def close(self):
+        pass
+
+
+def test_epochs_that_come_only_with_the_result_are_recorded_and_given_to_optuna(base, digits):
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=3),
+                  executor=ResultsOnlyExecutor())
+    table = sw.table()
+    assert set(table["status"]) == {"complete"} and (table["epochs_trained"] == 3).all()
+    assert [len(t.intermediate_values) for t in sw.study.trials] == [3, 3]
 
 
 class GroupExecutor:

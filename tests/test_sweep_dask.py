@@ -75,17 +75,30 @@ def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(base, digits,
     assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2
 
 
-def test_dask_executor_runs_its_own_cluster_and_restores_threads(base, digits):
+def test_the_kernels_cluster_starts_once_says_so_stays_warm_and_closes_on_request(base, digits):
     os.environ["OMP_NUM_THREADS"] = "2"
     threads = torch.get_num_threads()
     try:
         assert isinstance(make_executor("dask"), dask_executor.DaskExecutor)  # sized to the machine
-        own = dask_executor.DaskExecutor(n_workers=2)  # the same, kept small for the test machine
-        sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.05]), strategy="grid", base=base.replace(epochs=2),
-                      executor=own)
-        assert own.client is None and own.cluster is None  # shut down after the sweep
-        assert set(sw.table()["status"]) == {"complete"}
-        assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == threads
+        first = dask_executor.DaskExecutor(n_workers=2)  # the same, kept small for the test machine
+        space = tw.Space(lr=[0.01, 0.05])
+        sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), executor=first, start=False)
+        sw.start(background=True)
+        notes = set()
+        while not sw.done:
+            notes.add(sw.progress["note"])
+            time.sleep(0.01)
+        assert sw.wait() == "completed" and set(sw.table()["status"]) == {"complete"}
+        assert "starting 2 Dask workers" in notes and sw.progress["note"] is None
+        assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == threads  # the kernel's, back
+        second = dask_executor.DaskExecutor(n_workers=2)
+        assert second.start_note() is None  # warm: nothing to start
+        started = time.perf_counter()
+        again = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), executor=second)
+        assert set(again.table()["status"]) == {"complete"} and time.perf_counter() - started < 3
+        assert second.client is first.client and first.cluster.status.name == "running"
+        tw.sweeps.close_workers()
+        assert first.cluster.status.name == "closed"
     finally:
         os.environ.pop("OMP_NUM_THREADS", None)
 

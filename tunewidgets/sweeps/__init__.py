@@ -8,6 +8,7 @@ ranked table and what is stored, ``strategies.py`` the Optuna samplers and prune
 """
 
 from .executors import EXECUTORS, BatchedExecutor, DaskExecutor, ProcessExecutor, ThreadExecutor, make_executor
+from .executors.warm import close_workers
 from .launch import load_sweep, sweep
 from .protocol import Executor, Reporter, TrialJob, TrialResult
 from .results import TrialRecord
@@ -16,5 +17,5 @@ from .strategies import PRUNERS, STRATEGIES
 from .study import Sweep
 
 __all__ = ["EXECUTORS", "BatchedExecutor", "DaskExecutor", "Executor", "ProcessExecutor", "PRUNERS", "Reporter",
-           "STRATEGIES", "Sweep", "ThreadExecutor", "TrialJob", "TrialRecord", "TrialResult", "load_sweep",
+           "STRATEGIES", "Sweep", "ThreadExecutor", "TrialJob", "close_workers", "TrialRecord", "TrialResult", "load_sweep",
            "make_executor", "sweep", "sweep_estimator"]

@@ -141,10 +141,10 @@ class SweepDriver:
         status, error = table_status(result, job.reporter.stop_status, self.objective.metric)
         with self.book.lock:
             record = self.book.records[job.number]
-            trial = self._trials.pop(job.number)
             rows = result.rows or record.rows
             for row in rows:  # steps the live feed did not deliver (or delivered after a retry)
                 self._report(job.number, record, row)
+            trial = self._trials.pop(job.number)
             value = result.value if is_finite_number(result.value) else self.objective.best_of_rows(rows)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)

@@ -68,6 +68,7 @@ class Sweep(HasObjective):
         self.events = self.book.events
         self.status = "pending"  # pending, running, completed, stopped, failed, loaded
         self.error: BaseException | None = None
+        self.note: str | None = None  # what the sweep is busy with before its first trial, e.g. starting workers
         self._plan: tuple[Executor, int] | None = None
         self._driver: SweepDriver | None = None
         self._thread: threading.Thread | None = None
@@ -143,7 +144,11 @@ class Sweep(HasObjective):
         return TorchTrial(data, self.objective, metrics)
 
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
-        executor.open(self.train_trial)  # errors (no cluster, bad pool) surface here, before any trial
+        """Open the executor (here, so errors surface before any trial; in the sweep's thread when it
+        starts workers in the background, with ``progress['note']`` saying so), then drive the trials."""
+        note = executor.start_note() if background and hasattr(executor, "start_note") else None
+        if note is None:
+            executor.open(self.train_trial)
         heartbeat = Heartbeat(self.storage, self.name) if heartbeat_enabled(self.storage) else None
         self._driver = driver = SweepDriver(self.study, self.objective, distributions(self.space), self.book,
                                             self._job_params, heartbeat)
@@ -155,21 +160,30 @@ class Sweep(HasObjective):
             logs.quiet_begin()
         free_idle_thread_team()  # trials train in other threads while this one waits or returns
         if background:
-            self._thread = threading.Thread(target=self._drive_and_keep_error, args=(executor, driver, n_trials),
-                                            name="tunewidgets-sweep", daemon=True)
+            self._thread = threading.Thread(target=self._drive_and_keep_error,
+                                            args=(executor, driver, n_trials, note), name="tunewidgets-sweep",
+                                            daemon=True)
             self._thread.start()
         else:
             self._drive(executor, driver, n_trials)
         return self
 
-    def _drive_and_keep_error(self, executor: Executor, driver: SweepDriver, n_trials: int) -> None:
+    def _drive_and_keep_error(self, executor: Executor, driver: SweepDriver, n_trials: int, note: str | None) -> None:
         try:
-            self._drive(executor, driver, n_trials)
+            self._drive(executor, driver, n_trials, note)
         except BaseException as e:  # noqa: BLE001 - kept for wait() to raise in the caller's thread
             self.error = e
 
-    def _drive(self, executor: Executor, driver: SweepDriver, n_trials: int) -> None:
+    def _drive(self, executor: Executor, driver: SweepDriver, n_trials: int, note: str | None = None) -> None:
+        opened = note is None
         try:
+            if not opened:
+                self.note = note
+                try:
+                    executor.open(self.train_trial)
+                    opened = True
+                finally:
+                    self.note = None
             driver.run(executor, n_trials)
         except BaseException:
             self.status = "stopped" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "failed"
@@ -177,7 +191,8 @@ class Sweep(HasObjective):
         finally:
             self._planned -= n_trials - driver.launched
             try:
-                executor.close()
+                if opened:
+                    executor.close()
             finally:
                 if self.status == "running":
                     self.status = "stopped" if driver.stopping else "completed"
@@ -259,14 +274,14 @@ class Sweep(HasObjective):
     @property
     def progress(self) -> dict[str, Any]:
         """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, interrupted (their
-        process died), running; elapsed
+        process died), running; a note such as "starting 2 workers" before the first trial; elapsed
         (seconds since the last start or resume, frozen when the sweep ends)."""
         statuses = [r.status for r in self.records()]
         counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "interrupted", "running")}
         planned = self._planned + (self._plan[1] if self._plan else 0)
         elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
         return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts["running"],
-                **counts, "elapsed": elapsed}
+                **counts, "elapsed": elapsed, "note": self.note}
 
     def __repr__(self) -> str:
         p = self.progress

@@ -28,7 +28,8 @@ def sweep_eta(progress: Mapping[str, Any]) -> float | None:
 def format_sweep_progress(progress: Mapping[str, Any], status: str) -> str:
     """E.g. ``3/6 trials · 1 running · 1 pruned · 0 failed · ETA 0:12``.
 
-    A sweep that is not running shows its status (completed, stopped, failed) instead of the ETA.
+    A sweep that is not running shows its status (completed, stopped, failed) instead of the ETA, and
+    one still getting ready says what it does (``starting 2 Dask workers``).
     """
     parts = [f"{progress.get('done', 0)}/{progress.get('n_trials', 0)} trials",
              f"{progress.get('running', 0)} running", f"{progress.get('pruned', 0)} pruned",
@@ -36,7 +37,10 @@ def format_sweep_progress(progress: Mapping[str, Any], status: str) -> str:
     for ended in ("stopped", "interrupted"):
         if progress.get(ended):
             parts.append(f"{progress[ended]} {ended}")
-    parts.append(f"ETA {format_eta(sweep_eta(progress))}" if status == "running" else status)
+    if status == "running":
+        parts.append(progress.get("note") or f"ETA {format_eta(sweep_eta(progress))}")
+    else:
+        parts.append(status)
     return SEP.join(parts)
 
 

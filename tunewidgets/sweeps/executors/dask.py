@@ -1,4 +1,4 @@
-"""The Dask executor: trials as tasks on a LocalCluster it starts, or on a cluster the user has.
+"""The Dask executor: trials as tasks on the kernel's warm LocalCluster, or on a cluster the user has.
 
 Metrics stream back with ``get_worker().log_event`` to a topic the kernel subscribes to; a
 ``distributed.Event`` per trial, checked each epoch, stops pruned trials. A worker that dies
@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 from ..protocol import TrialJob
 from ..trials import run_trial
+from . import warm
 from .base import MessageRelay, RemoteExecutor
 from .spawn_guard import require_main_guard
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address before giving up
-_THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MALLOC_TRIM_THRESHOLD_")
 
 
 def _require_distributed():
@@ -81,53 +81,42 @@ def connect(address: str, timeout: float | None = None):
 class DaskExecutor(RemoteExecutor):
     """Run trials on Dask.
 
-    ``target`` None starts a ``LocalCluster`` (``n_workers`` processes, default one per core, one
-    thread each) and shuts it down in ``close()``, restoring the kernel's thread settings. A
-    ``distributed.Client`` or a scheduler address uses that cluster and leaves it running.
+    ``target`` None uses the kernel's own ``LocalCluster`` (``n_workers`` processes, default one per
+    core, ``threads`` each): started by the first sweep that needs it, with torch imported in every
+    worker, and kept warm for later sweeps (``warm.py``). A ``distributed.Client`` or a scheduler
+    address uses that cluster and leaves it running.
     """
 
     def __init__(self, target: Any = None, n_workers: int | None = None, threads: int = 1,
                  dashboard: bool = False) -> None:
         if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
             raise ValueError(f"n_workers={n_workers!r} is not allowed: must be an integer >= 1")
-        self.target, self.n_workers, self.threads, self.dashboard = target, n_workers, threads, dashboard
+        self.target, self.threads, self.dashboard = target, threads, dashboard
+        self.n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads)
         self.client = self.cluster = None
         self.slots = 0
         self._owned = False
         if isinstance(target, str):  # fail before any trial if it is unreachable
             self.client = connect(target)
-            self._owned = "client"
+            self._owned = True
 
-    # ---- set-up --------------------------------------------------------------------------------
-    def _start_local(self) -> None:
-        require_main_guard("executor='dask'")
-        distributed = _require_distributed()
-        import torch
-
-        saved_env = {k: os.environ.get(k) for k in _THREAD_VARS}
-        saved_threads = torch.get_num_threads()
-        try:
-            n = self.n_workers or max(1, (os.cpu_count() or 1) // self.threads)
-            # No dashboard unless asked (it imports bokeh); the scheduler's small HTTP server on a free port.
-            kwargs = ({"dashboard_address": ":0"} if self.dashboard else
-                      {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}})
-            self.cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, **kwargs)
-            self.client = distributed.Client(self.cluster)
-        finally:
-            _restore_threads(saved_env, saved_threads)
-        self._owned = "cluster"
-        self._saved = (saved_env, saved_threads)
+    def start_note(self) -> str | None:
+        """What ``open`` will be busy with, for a progress line; None when the cluster is warm or given."""
+        if self.target is not None or warm.has_cluster(self.n_workers, self.threads):
+            return None
+        return f"starting {self.n_workers} Dask worker{'s' if self.n_workers != 1 else ''}"
 
     def open(self, train_trial: Any) -> None:
         distributed = _require_distributed()
         if self.target is None:
-            self._start_local()
+            require_main_guard("executor='dask'")
+            self.cluster, self.client = warm.local_cluster(self.n_workers, self.threads, self.dashboard)
         elif isinstance(self.target, str):
             if self.client is None:
                 self.client = connect(self.target)
-            self._owned = "client"
+            self._owned = True
         elif isinstance(self.target, distributed.Client):
-            self.client, self._owned = self.target, False
+            self.client = self.target
         else:
             raise ValueError(f"executor={self.target!r} is not a distributed.Client or scheduler address")
         self.slots = max(1, sum(self.client.nthreads().values()))
@@ -138,7 +127,7 @@ class DaskExecutor(RemoteExecutor):
         self.relay = MessageRelay(lambda timeout: self._inbox.get(timeout=timeout), "tunewidgets-dask-relay")
         self.channel = DaskChannel(self.topic, prefix)
         self._prefix = prefix
-        [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)
+        [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)  # the data, once per worker
         self.pool = self.client.get_executor(pure=False)
 
     def _on_event(self, event: Any) -> None:
@@ -166,25 +155,6 @@ class DaskExecutor(RemoteExecutor):
             pass
         self._inbox.put(None)
         self.relay.close()
-        if self._owned == "cluster":
-            saved_env, saved_threads = self._saved
-            self.client.close()
-            self.cluster.close()
-            _restore_threads(saved_env, saved_threads)
-            self.client = self.cluster = None
-        elif self._owned == "client":
+        if self._owned:  # a client this executor connected by address; the kernel's cluster stays warm
             self.client.close()
             self.client = None
-
-
-def _restore_threads(saved_env: dict[str, str | None], saved_threads: int) -> None:
-    """Undo what starting a LocalCluster does to the kernel: thread variables and torch's pool size."""
-    import torch
-
-    for k, v in saved_env.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-    if torch.get_num_threads() != saved_threads:
-        torch.set_num_threads(saved_threads)

@@ -2,10 +2,10 @@
 
 Each slot is its own one-process ``ProcessPoolExecutor``: when a worker dies (the OOM killer, a
 segfault in user code, ``kill -9``) only the trial it ran fails, with the exit named, and that
-slot's pool is rebuilt while the other trials go on. The trial function (with the data) is shipped
-once per process, serialized with cloudpickle so that functions defined in a notebook (a model
-factory, a custom metric) reach the workers; epochs come back through a ``multiprocessing.Manager``
-queue.
+slot's process is replaced while the other trials go on. The processes stay warm for later sweeps
+(``warm.py``). The trial function (with the data) is shipped once per process and sweep, serialized
+with cloudpickle so that functions defined in a notebook (a model factory, a custom metric) reach
+the workers; epochs come back through a ``multiprocessing.Manager`` queue.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ import multiprocessing
 import os
 import signal
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from ..protocol import TrialJob
 from ..trials import run_trial
+from . import warm
 from .base import MessageRelay, RemoteExecutor
 from .spawn_guard import require_main_guard
 
@@ -43,14 +44,10 @@ class QueueChannel:
         return self.stops.get(number)
 
 
-def init_worker(payload: bytes, channel: QueueChannel, threads: int) -> None:
-    """Runs once per pool process: pin threads, keep the trial function (and its data) for every trial."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
+def load_trial(payload: bytes, channel: QueueChannel) -> None:
+    """In a worker, once per sweep: keep the sweep's trial function (and its data) for its trials."""
     import cloudpickle
-    import torch
 
-    torch.set_num_threads(threads)
     _WORKER["train_trial"], _WORKER["channel"] = cloudpickle.loads(payload), channel
 
 
@@ -77,7 +74,8 @@ def describe_exit(pid: int | None, exitcode: int | None) -> str:
 
 
 class ProcessExecutor(RemoteExecutor):
-    """A spawn process pool: ``n_workers`` processes (default one per core) of ``threads`` torch threads."""
+    """Trials in spawned worker processes: ``n_workers`` (default one per core) of ``threads`` torch
+    threads each. The processes stay for the kernel's lifetime and serve later sweeps (``warm.py``)."""
 
     def __init__(self, n_workers: int | None = None, threads: int = 1) -> None:
         n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads)
@@ -87,25 +85,32 @@ class ProcessExecutor(RemoteExecutor):
         self.threads = threads
         self.restarts = 0  # worker processes replaced after they died
 
+    def start_note(self) -> str | None:
+        """What ``open`` will be busy with, for a progress line; None when the workers are warm."""
+        if warm.has_idle_slots(self.slots, self.threads):
+            return None
+        return f"starting {self.slots} worker process{'es' if self.slots != 1 else ''}"
+
     def open(self, train_trial: Any) -> None:
         import cloudpickle
 
         require_main_guard("executor='process'")
-        self.context = multiprocessing.get_context("spawn")
-        self.manager = self.context.Manager()
-        self.messages, self.stops = self.manager.Queue(), self.manager.dict()
+        self.workers_set = warm.borrow_slots(self.slots, self.threads)
+        manager = self.workers_set.manager
+        self.messages, self.stops = manager.Queue(), manager.dict()
         self.channel = QueueChannel(self.messages, self.stops)
         self.payload = cloudpickle.dumps(train_trial)
         self.relay = MessageRelay(lambda timeout: self.messages.get(timeout=timeout), "tunewidgets-process-relay",
                                   on_worker=self._note_worker)
         self.lock = threading.Lock()
-        self.pools = [self._new_pool() for _ in range(self.slots)]
+        loads = [pool.submit(load_trial, self.payload, self.channel) for pool in self.workers_set.pools]
+        for slot, load in enumerate(loads):  # each slot's process holds the trial function before its first trial
+            try:
+                load.result()
+            except BrokenProcessPool:  # the process died while it waited between sweeps
+                self.workers_set.restart(slot).submit(load_trial, self.payload, self.channel).result()
         self.free = list(range(self.slots))
         self.workers: dict[int, Any] = {}  # trial number -> the multiprocessing.Process running it
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(1, mp_context=self.context, initializer=init_worker,
-                                   initargs=(self.payload, self.channel, self.threads))
 
     def _note_worker(self, number: int, pid: int) -> None:
         """A worker took trial ``number``: keep its process, whose exit code tells why it may die."""
@@ -124,20 +129,19 @@ class ProcessExecutor(RemoteExecutor):
     def launch(self, job: TrialJob) -> Future:
         with self.lock:
             slot = self.free.pop(0)
-            pool = self.pools[slot]
+            pool = self.workers_set.pools[slot]
         outer: Future = Future()
         inner = pool.submit(run_in_worker, job.number, job.params)
-        inner.add_done_callback(lambda done: self._settle(slot, pool, job.number, done, outer))
+        inner.add_done_callback(lambda done: self._settle(slot, job.number, done, outer))
         return outer
 
-    def _settle(self, slot: int, pool: ProcessPoolExecutor, number: int, inner: Future, outer: Future) -> None:
-        """The trial's result, or, if its process died, a ``WorkerDied`` naming the exit and a new pool."""
+    def _settle(self, slot: int, number: int, inner: Future, outer: Future) -> None:
+        """The trial's result, or, if its process died, a ``WorkerDied`` naming the exit and a new process."""
         error = inner.exception()
         if isinstance(error, BrokenProcessPool):
             error = WorkerDied(self._death_text(number))
-            pool.shutdown(wait=False, cancel_futures=True)
             with self.lock:
-                self.pools[slot] = self._new_pool()
+                self.workers_set.restart(slot).submit(load_trial, self.payload, self.channel)
                 self.restarts += 1
         with self.lock:
             self.workers.pop(number, None)
@@ -156,11 +160,9 @@ class ProcessExecutor(RemoteExecutor):
         return describe_exit(worker, None)
 
     def close(self) -> None:
-        for pool in self.pools:
-            pool.shutdown(wait=True, cancel_futures=True)
         try:
             self.messages.put(None)
         except (EOFError, OSError, BrokenPipeError):
             pass
         self.relay.close()
-        self.manager.shutdown()
+        warm.give_back(self.workers_set)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import queue
+import time
 import uuid
 from concurrent.futures import Future
 from typing import Any, Callable
@@ -31,12 +32,25 @@ def _require_distributed():
     return distributed
 
 
+_STOPPED: set[tuple[str, int]] = set()  # in a worker process: (sweep, trial) the kernel asked to stop
+EVENT_CHECK_SECONDS = 1.0  # how often a trial also asks the scheduler, in case a push missed its worker
+
+
+async def mark_stopped(prefix: str, number: int) -> None:
+    """Runs in every worker's event loop (``client.run``, fire and forget, which Dask allows for
+    coroutines only): remember that the kernel stopped this trial."""
+    _STOPPED.add((prefix, number))
+
+
 class DaskChannel:
-    """Worker side: ``log_event`` out, one ``distributed.Event`` per trial in."""
+    """Worker side: ``log_event`` out; stops come in pushed to every worker, so the check each epoch is
+    a local lookup (a round trip to the scheduler per epoch measured 0.45 ms and slowed small trials),
+    with the trial's ``distributed.Event`` asked at most once a second as a fallback."""
 
     def __init__(self, topic: str, prefix: str) -> None:
         self.topic, self.prefix = topic, prefix
         self._events: dict[int, Any] = {}
+        self._asked: dict[int, float] = {}
 
     def send(self, number: int, row: dict[str, Any]) -> None:
         from distributed import get_worker
@@ -44,16 +58,22 @@ class DaskChannel:
         get_worker().log_event(self.topic, {"trial": number, "row": row})
 
     def stop_status(self, number: int) -> str | None:
+        # The kernel knows whether it pruned or stopped the trial; the worker only needs "stop".
+        if (self.prefix, number) in _STOPPED:
+            return "stopped"
+        now = time.monotonic()
+        if now - self._asked.get(number, -EVENT_CHECK_SECONDS) < EVENT_CHECK_SECONDS:
+            return None
+        self._asked[number] = now
         from distributed import Event
 
         event = self._events.get(number)
         if event is None:
             event = self._events[number] = Event(f"{self.prefix}-{number}")
-        # The kernel knows whether it pruned or stopped the trial; the worker only needs "stop".
         return "stopped" if event.is_set() else None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"topic": self.topic, "prefix": self.prefix, "_events": {}}
+        return {"topic": self.topic, "prefix": self.prefix, "_events": {}, "_asked": {}}
 
 
 def run_on_worker(train_trial: Any, number: int, params: dict[str, Any], channel: DaskChannel,
@@ -119,7 +139,7 @@ class DaskExecutor(RemoteExecutor):
             self.client = self.target
         else:
             raise ValueError(f"executor={self.target!r} is not a distributed.Client or scheduler address")
-        self.slots = max(1, sum(self.client.nthreads().values()))
+        self.slots = 2 * max(1, sum(self.client.nthreads().values()))
         token = uuid.uuid4().hex[:10]
         self.topic, prefix = f"tunewidgets-{token}", f"tunewidgets-stop-{token}"
         self._inbox: queue.Queue = queue.Queue()
@@ -139,6 +159,7 @@ class DaskExecutor(RemoteExecutor):
             from distributed import Event
 
             try:
+                self.client.run(mark_stopped, self._prefix, number, wait=False)
                 Event(f"{self._prefix}-{number}", client=self.client).set()
             except Exception:  # noqa: BLE001 - the cluster is going away; the trial ends anyway
                 pass

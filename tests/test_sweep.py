@@ -189,6 +189,15 @@ def test_a_subscriber_before_start_receives_every_event(base, digits):
         sw.start()
 
 
+def test_the_table_says_what_each_trial_cost(base, digits):
+    sw = tw.sweep(digits, tw.Space(units=[8, 512]), strategy="grid", base=base.replace(epochs=2, layers=2))
+    table = sw.table().set_index("units")
+    assert (table["seconds_per_epoch"] > 0).all() and (table["seconds_per_epoch"] <= table["seconds"] / 2).all()
+    assert (table["peak_memory_mib"] >= 0).all()
+    for record in sw.records():
+        assert record.extra["seconds_per_epoch"] == pytest.approx(sum(r["seconds"] for r in record.rows) / 2)
+
+
 def test_the_best_trial_is_public(base, digits):
     sw = tw.sweep(digits, tw.Space(lr=[1e-3, 3e-2]), strategy="grid", base=base.replace(epochs=2))
     best = sw.best_trial

@@ -30,6 +30,7 @@ from .core import seeded_model
 from .data import Data
 from .device import describe_device, resolve_device
 from .events import EventChannel, MetricEvent
+from .memory import MemoryMeter
 from .models import count_parameters
 from .threads import train_in_background
 from .trainer import TrainingLoop
@@ -75,6 +76,8 @@ class Run(HasObjective):
         self.device_label = ""
         self.started_at: float | None = None
         self.ended_at: float | None = None
+        self.peak_memory_bytes = 0  # what the run added at its peak (see engine/memory.py)
+        self._memory: MemoryMeter | None = None
         self.objective = Objective.default(data.task)
         self.control = RunControl(on_pause=lambda: self._set_status("paused"),
                                   on_resume=lambda: self._set_status("running"))
@@ -188,6 +191,7 @@ class Run(HasObjective):
         'failed' and returns False."""
         self.device = resolve_device(self.hparams.device)
         self.device_label = describe_device(self.device)
+        self._memory = MemoryMeter(self.device)
         self.model = seeded_model(self.hparams, self.data, self.device)
         self._set_status("running")
         self.started_at = time.time()
@@ -202,6 +206,8 @@ class Run(HasObjective):
     def record_epoch(self, row: dict[str, Any]) -> None:
         """Append a finished epoch's row to the history; publish it; call ``on_epoch_end``."""
         self._rows.append(row)
+        if self._memory is not None:
+            self._memory.sample()
         step = self._last_batch.get("step", 0)
         self.events.publish(MetricEvent(self.id, "epoch", row["epoch"], step, dict(row), time.time()))
         for cb in self.callbacks:
@@ -224,6 +230,8 @@ class Run(HasObjective):
             self.traceback = "".join(traceback.format_exception(error))
         if self.model is not None:
             self.model.eval()
+        if self._memory is not None:
+            self.peak_memory_bytes = self._memory.peak_bytes()
         self._release_device_memory()
         self.ended_at = time.time()
         self._set_status(status)

@@ -89,7 +89,14 @@ def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
         last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
-    return TrialResult(run.status, objective.best_of_rows(rows), rows, error, time.perf_counter() - started)
+    return TrialResult(run.status, objective.best_of_rows(rows), rows, error, time.perf_counter() - started,
+                       cost_columns(rows, run.peak_memory_bytes))
+
+
+def cost_columns(rows: list[dict[str, Any]], peak_bytes: int) -> dict[str, float]:
+    """What a trial cost, for the table: seconds per epoch and the memory it added at its peak (MiB)."""
+    per_epoch = sum(r.get("seconds", 0.0) for r in rows) / len(rows) if rows else math.nan
+    return {"seconds_per_epoch": per_epoch, "peak_memory_mib": peak_bytes / 2**20}
 
 
 def run_trial(train_trial: Any, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:

@@ -6,40 +6,46 @@ Two fixes over ``jupyter_bokeh.BokehModel`` (both seen with a real browser attac
   jupyter_bokeh applies it a second time on the Python side (5 rows become 10). Echoed
   ``ColumnsStreamed`` / ``ColumnsPatched`` events are ignored here: Python is the only writer.
 - A view opened after streaming began would start from the data at construction time; the render
-  bundle is rebuilt from the current document whenever the widget is displayed again.
+  bundle is rebuilt from the current document whenever a page asks for the widget's state.
 
-Also loads BokehJS into the page, once per kernel, with inline resources (works offline).
+``bokehjs_loader()`` brings BokehJS into the page (inline, works offline) without writing it into
+saved notebooks.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import threading
 from typing import Any
 
+import ipywidgets as widgets
+from bokeh.core.json_encoder import serialize_json
 from jupyter_bokeh import BokehModel
 
 ECHOED_EVENTS = ("ColumnsStreamed", "ColumnsPatched")
-_bokehjs_loaded = False
 
 
-def load_bokehjs(force: bool = False) -> bool:
-    """Publish BokehJS (inline, no CDN) into the current cell once per kernel; False outside a kernel."""
-    global _bokehjs_loaded
-    if _bokehjs_loaded and not force:
-        return True
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
-        return False
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return False
-    from bokeh.io import output_notebook
-    from bokeh.resources import INLINE
+@functools.lru_cache(maxsize=1)
+def bokehjs_loader() -> widgets.Output:
+    """A hidden widget that loads BokehJS into the page: inline (works offline), once per page.
 
-    output_notebook(resources=INLINE, hide_banner=True)
-    _bokehjs_loaded = True
-    return True
+    jupyter_bokeh's views call ``window.Bokeh``, which its extension does not ship, so the page needs
+    BokehJS. ``output_notebook()`` would put it in a cell's outputs, twice (as JavaScript and as a
+    Bokeh load bundle, ~8 MB a saved notebook); in this widget's state it is sent to the page but
+    never written into the notebook file. Only the core bundle (what the panels' figures use), and
+    it is skipped when the page already holds this version.
+    """
+    import bokeh
+    from bokeh.resources import Resources
+
+    core = Resources(mode="inline", components=["bokeh"]).js_raw[0]
+    script = (f"if (window.Bokeh === undefined || window.Bokeh.version !== {json.dumps(bokeh.__version__)}) "
+              f"{{ (function () {{\n{core}\n}}).call(window); }}")
+    loader = widgets.Output(layout=widgets.Layout(display="none"))
+    loader.outputs = ({"output_type": "display_data", "data": {"application/javascript": script}, "metadata": {}},)
+    loader.add_class("tw-bokehjs-loader")
+    return loader
 
 
 class BokehView(BokehModel):
@@ -65,12 +71,24 @@ class BokehView(BokehModel):
         self.patches_sent += 1
         super()._document_patched(event)
 
+    def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
+        """The state a page receives, with the render bundle built from the document as it is now: a
+        page that connects after data was streamed (Voila runs the notebook before its page connects;
+        a second view opened later) starts from all of it."""
+        state = super().get_state(key, drop_defaults)
+        if "render_bundle" in state:
+            with self.lock:
+                state["render_bundle"] = serialize_json(self._model_to_traits(self._model))
+        return state
+
     def refresh(self) -> None:
-        """Rebuild what new (and open) views render from the document as it is now."""
+        """Send the current document to the views already open (a view opened now starts from it)."""
         with self.lock:
-            self.update_from_model(self._model)
+            self.send_state("render_bundle")
 
     def _repr_mimebundle_(self, **kwargs: Any):
-        load_bokehjs()
+        from IPython.display import display
+
+        display(bokehjs_loader())
         self.refresh()
         return super()._repr_mimebundle_(**kwargs)

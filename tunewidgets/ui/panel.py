@@ -15,7 +15,7 @@ import ipywidgets as widgets
 
 from ..engine.checks import require_data
 from ..objective import Objective
-from .bokeh_view import BokehView, load_bokehjs
+from .bokeh_view import BokehView, bokehjs_loader
 from .display_pump import DisplayPump
 from .markup import error_html
 
@@ -59,8 +59,8 @@ class Panel(widgets.VBox):
         return button
 
     def _set_body(self, *children: widgets.Widget) -> None:
-        """Lay the panel out: its title, then ``children``."""
-        self.children = [self.title, *children]
+        """Lay the panel out: the (hidden) BokehJS loader, its title, then ``children``."""
+        self.children = [bokehjs_loader(), self.title, *children]  # BokehJS first: the views below need it
 
     # ---- messages and progress -------------------------------------------------------------------
     def _safely(self, action: Callable[[], Any]) -> None:
@@ -104,7 +104,6 @@ class Panel(widgets.VBox):
                 yield from self._views(child)
 
     def _repr_mimebundle_(self, **kwargs: Any):
-        load_bokehjs()
         for view in self._views():
             view.refresh()  # a view opened now starts from the current data
         return super()._repr_mimebundle_(**kwargs)

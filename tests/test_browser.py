@@ -4,6 +4,7 @@ Only a browser shows the jupyter_bokeh echo (the page sends every streamed batch
 row counts are compared on both sides here.
 """
 
+import json
 import time
 
 import pytest
@@ -104,6 +105,17 @@ def test_train_panel_in_jupyterlab(tmp_path):
         assert lr == suggestion
         assert best >= 0.95, f"validation accuracy {best} on digits"
         wait_rows("n === 12", name="tw-epochs-1", timeout=10)
+
+        # Saved from the page, the notebook stays small: BokehJS reaches the page in widget state, not outputs
+        notebook = lab.root / "panel.ipynb"
+        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+        deadline = time.monotonic() + 20
+        while '"outputs": []' in notebook.read_text().split('"source"')[0] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        saved = json.loads(notebook.read_text())
+        assert any(cell.get("outputs") for cell in saved["cells"]), "the page saved the notebook with its outputs"
+        assert notebook.stat().st_size < 1_000_000, f"saved notebook is {notebook.stat().st_size:,} bytes"
+        print(f"saved notebook: {notebook.stat().st_size:,} bytes")
 
         panel = page.locator(".tw-train-panel").first
         panel.scroll_into_view_if_needed()

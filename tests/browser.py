@@ -87,10 +87,10 @@ def free_port() -> int:
 
 
 class Lab:
-    """A running JupyterLab and a Chromium page on it."""
+    """A running Jupyter client (JupyterLab, Notebook 7 or Voila) and a Chromium page on it."""
 
-    def __init__(self, root: Path, url: str, page) -> None:
-        self.root, self.url, self.page = root, url, page
+    def __init__(self, root: Path, url: str, page, client: str = "lab") -> None:
+        self.root, self.url, self.page, self.client = root, url, page, client
 
     def write_notebook(self, name: str, cells: list[str]) -> Path:
         import nbformat
@@ -103,11 +103,14 @@ class Lab:
         return path
 
     def open_notebook(self, name: str, timeout: float = 60) -> None:
-        """Open ``name`` in a fresh workspace and wait until its kernel is idle."""
-        self.page.goto(f"{self.url}/lab/workspaces/{uuid.uuid4().hex[:8]}/tree/{name}?reset",
-                       timeout=timeout * 1000)
-        self.page.wait_for_selector('.jp-Notebook-ExecutionIndicator[data-status="idle"]', state="attached",
-                                    timeout=timeout * 1000)
+        """Open ``name`` (JupyterLab: in a fresh workspace) and wait until its kernel is ready; in Voila,
+        opening the page runs the notebook."""
+        path = CLIENTS[self.client][1].format(workspace=uuid.uuid4().hex[:8], name=name)
+        self.page.goto(f"{self.url}{path}", timeout=timeout * 1000)
+        if self.client == "voila":
+            return
+        self.page.wait_for_function("() => window.jupyterapp && jupyterapp.shell.currentWidget && "
+                                    "jupyterapp.shell.currentWidget.sessionContext", timeout=timeout * 1000)
         self.page.evaluate("async () => { await jupyterapp.shell.currentWidget.sessionContext.ready; }")
 
     def run_all(self, timeout: float = 60) -> None:
@@ -150,9 +153,26 @@ class Lab:
             self._api("DELETE", f"/api/sessions/{session['id']}")
 
 
+# How each client starts, and the page a notebook opens in (``{name}``: the notebook's file name).
+CLIENTS = {
+    "lab": (["-m", "jupyterlab", "--LabApp.expose_app_in_browser=True"], "/lab/workspaces/{workspace}/tree/{name}?reset"),
+    "notebook": (["-m", "notebook", "--JupyterNotebookApp.expose_app_in_browser=True"], "/notebooks/{name}"),
+    "voila": (["-m", "voila", "--Voila.ip=127.0.0.1", "--show_tracebacks=True"], "/voila/render/{name}"),
+}
+
+
 @contextlib.contextmanager
 def jupyter_lab(tmp_path: Path, startup_timeout: float = 60) -> Iterator[Lab]:
     """Start JupyterLab and Chromium in ``tmp_path``; tear everything down on exit."""
+    with jupyter_client(tmp_path, "lab", startup_timeout) as lab:
+        yield lab
+
+
+@contextlib.contextmanager
+def jupyter_client(tmp_path: Path, client: str, startup_timeout: float = 60) -> Iterator[Lab]:
+    """Start a Jupyter client's server ("lab", "notebook" or "voila") over ``tmp_path/notebooks`` and
+    Chromium; tear everything down on exit. Voila serves the folder and runs a notebook when its page
+    is opened (``lab.open_page(name)``)."""
     chromium = require_chromium()
     from playwright.sync_api import sync_playwright
 
@@ -170,23 +190,28 @@ def jupyter_lab(tmp_path: Path, startup_timeout: float = 60) -> Iterator[Lab]:
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(tmp_path / "jupyterlab.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root", "--ip", "127.0.0.1", "--port", str(port),
-         "--ServerApp.token=", "--ServerApp.password=", "--LabApp.expose_app_in_browser=True",
-         f"--ServerApp.root_dir={dirs['notebooks']}", f"--LabApp.user_settings_dir={dirs['settings']}",
-         f"--LabApp.workspaces_dir={dirs['workspaces']}"],
-        env=env, cwd=dirs["notebooks"], stdout=log, stderr=subprocess.STDOUT)
+    args, _ = CLIENTS[client]
+    common = ["--no-browser", "--port", str(port), "--ServerApp.token=", "--ServerApp.password=",
+              f"--ServerApp.root_dir={dirs['notebooks']}"]
+    if client == "voila":
+        common = ["--no-browser", f"--port={port}", "--ServerApp.token=", str(dirs["notebooks"])]
+    else:
+        common += ["--allow-root", "--ip", "127.0.0.1", f"--LabApp.user_settings_dir={dirs['settings']}",
+                   f"--LabApp.workspaces_dir={dirs['workspaces']}"]
+    log_path = tmp_path / f"{client}.log"
+    log = open(log_path, "w")
+    server = subprocess.Popen([sys.executable, *args, *common], env=env, cwd=dirs["notebooks"], stdout=log,
+                              stderr=subprocess.STDOUT)
     playwright = browser = lab = None
     try:
-        _wait_for_server(url, server, startup_timeout, tmp_path / "jupyterlab.log")
+        _wait_for_server(url, server, startup_timeout, log_path, "/" if client == "voila" else "/api/status")
         playwright = sync_playwright().start()
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1800})
-        lab = Lab(dirs["notebooks"], url, page)
+        lab = Lab(dirs["notebooks"], url, page, client)
         yield lab
     finally:
-        if lab is not None:
+        if lab is not None and client != "voila":
             with contextlib.suppress(Exception):
                 lab.delete_sessions()
         if browser is not None:
@@ -204,15 +229,15 @@ def jupyter_lab(tmp_path: Path, startup_timeout: float = 60) -> Iterator[Lab]:
         log.close()
 
 
-def _wait_for_server(url: str, server: subprocess.Popen, timeout: float, log: Path) -> None:
+def _wait_for_server(url: str, server: subprocess.Popen, timeout: float, log: Path, probe: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+            raise RuntimeError(f"the server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/api/status", timeout=2) as r:
+            with urllib.request.urlopen(f"{url}{probe}", timeout=2) as r:
                 if r.status == 200:
                     return
         except OSError:
             time.sleep(0.2)
-    raise RuntimeError(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+    raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text()[-3000:]}")

@@ -4,8 +4,9 @@ import math
 
 import pytest
 
+import tunewidgets as tw
 from tunewidgets.ui.format import (format_duration, format_eta, format_lr_suggestion, format_rate, format_status,
-                                   format_value, history_cells, history_header)
+                                   format_value, history_cells, history_header, hparams_summary)
 
 
 @pytest.mark.parametrize("seconds, text", [(0, "0:00"), (4.6, "0:05"), (59.4, "0:59"), (61, "1:01"),
@@ -58,12 +59,18 @@ def test_format_value():
 def test_history_row_matches_its_header():
     header = history_header("val_accuracy")
     cells = history_cells("run 1", "completed", 0.97123, 3.21, {"lr": 3e-3, "batch_size": 64, "model": "mlp"})
-    assert len(cells) == len(header)
+    assert len(cells) == len(header) == 5  # one hyperparameter column: the table fits a notebook's width
     assert cells[:4] == ["run 1", "completed", "0.9712", "3.2 s"]
     assert header[2] == "best val_accuracy"
-    assert cells[header.index("lr")] == "0.003"
-    assert cells[header.index("batch size")] == "64"
+    assert cells[4] == "lr 0.003 · batch 64 · epochs 20 · mlp 2x128 · adam · seed 0"
     assert history_cells("run 2", "running", math.nan, None, {})[2:4] == ["", ""]
+
+
+def test_the_hyperparameter_summary_adds_what_differs_from_the_defaults():
+    hp = tw.HParams(lr=1e-2, units=40, dropout=0.2, schedule="cosine", weight_decay=1e-4).to_dict()
+    assert hparams_summary(hp) == ("lr 0.01 · batch 64 · epochs 20 · mlp 2x40 · adam · seed 0 · dropout 0.2 · "
+                                   "L2 0.0001 · schedule cosine")
+    assert hparams_summary(tw.HParams().to_dict()) == "lr 0.001 · batch 64 · epochs 20 · mlp 2x128 · adam · seed 0"
 
 
 def test_lr_suggestion_message():

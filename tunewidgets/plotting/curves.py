@@ -21,6 +21,12 @@ from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "metric")
+LOSS_TITLE = "loss (solid: train, dashed: validation)"
+# Running losses within an epoch come every 0.2 s: only epochs longer than that draw them.
+LOSS_TITLE_WITH_BATCHES = LOSS_TITLE[:-1] + ", faint: within an epoch)"
+# One marker shape per run, so two runs on the same points (a seeded run repeated) both show.
+MARKERS = ("circle", "square", "triangle", "diamond", "inverted_triangle", "hex", "star", "square_pin",
+           "triangle_pin", "plus")
 BATCH_COLUMNS = ("epoch", "train_loss")
 TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
 
@@ -60,7 +66,7 @@ class LiveCurves:
             raise ValueError(f"max_runs={max_runs!r} is not allowed: must be an integer >= 1 and <= 10")
         self.lock = threading.RLock()
         self.rollover = rollover
-        self.loss_figure = figure(title="loss (solid: train, dashed: validation, faint: batches)",
+        self.loss_figure = figure(title=LOSS_TITLE,
                                   width=width, height=height, tools=TOOLS, x_axis_label="epoch",
                                   y_axis_label="loss", name="tw-loss")
         self.metric_figure = figure(title=metric_label, width=width, height=height, tools=TOOLS,
@@ -85,7 +91,8 @@ class LiveCurves:
         ]
         metric_renderers = [
             mf.line("epoch", "metric", source=epochs, color=color, line_width=2),
-            mf.scatter("epoch", "metric", source=epochs, color=color, size=4),
+            mf.scatter("epoch", "metric", source=epochs, color=color, size=7, marker=MARKERS[i % len(MARKERS)],
+                       fill_alpha=0.25),
         ]
         items = [LegendItem(label=value(""), renderers=loss_renderers, visible=False),
                  LegendItem(label=value(""), renderers=metric_renderers, visible=False)]
@@ -125,6 +132,8 @@ class LiveCurves:
             if batches and batches.get("epoch"):
                 slot.batches.stream(batches, rollover=self.rollover)
                 calls += 1
+                if self.loss_figure.title.text != LOSS_TITLE_WITH_BATCHES:
+                    self.loss_figure.title.text = LOSS_TITLE_WITH_BATCHES
             if epochs and epochs.get("epoch"):
                 slot.epochs.stream(epochs, rollover=self.rollover)
                 calls += 1

@@ -20,7 +20,7 @@ from .form import Form
 
 BATCH_SIZES = tuple(2 ** k for k in range(0, 17))
 LR_EXPONENTS = (-6.0, 1.0)  # the slider's range, 1e-6 .. 10 (widened when a value outside is loaded)
-LABELS = {"lr": "learning rate", "batch_size": "batch size", "weight_decay": "weight decay (L2)",
+LABELS = {"lr": "learning rate", "batch_size": "batch size", "weight_decay": "weight decay",
           "l1": "L1", "step_size": "step size", "early_stopping": "early stop", "model": "model kind"}
 STYLE = {"description_width": "110px"}
 LAYOUT = {"width": "270px"}

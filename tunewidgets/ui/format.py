@@ -74,16 +74,42 @@ def format_lr_suggestion(suggestion: float, lr_min: float, stopped_early: bool) 
     return f"Find LR: suggested lr {suggestion:.2e} (steepest descent; min loss at {lr_min:.2e}{note})"
 
 
-HISTORY_FIELDS = ("lr", "batch_size", "epochs", "model", "layers", "units", "dropout", "optimizer",
-                  "weight_decay", "l1", "schedule", "seed")
+# What the run table always names, then any other field that differs from its default.
+SUMMARY_FIELDS = ("lr", "batch_size", "epochs", "model", "optimizer", "seed")
+SUMMARY_NAMES = {"batch_size": "batch", "weight_decay": "L2", "l1": "L1", "early_stopping": "early stop"}
+HPARAM_DEFAULTS = {"lr": 1e-3, "batch_size": 64, "epochs": 20, "model": "mlp", "layers": 2, "units": 128,
+                   "dropout": 0.0, "activation": "relu", "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0,
+                   "l1": 0.0, "schedule": "constant", "step_size": 10, "gamma": 0.5, "early_stopping": 0, "seed": 0,
+                   "device": "auto", "amp": False}
+
+
+def hparams_summary(hparams: dict[str, Any]) -> str:
+    """A run's hyperparameters in one short line: ``lr 0.003 · batch 64 · epochs 20 · mlp 2x128 · adam ·
+    seed 0``, then the fields that differ from their defaults (``dropout 0.2``, ``schedule cosine``)."""
+    parts = []
+    for name in SUMMARY_FIELDS:
+        value = hparams.get(name, HPARAM_DEFAULTS[name])
+        if name == "model":
+            layers, units = hparams.get("layers", 2), hparams.get("units", 128)
+            parts.append(f"{format_value(value)} {layers}x{units}")
+        elif name == "optimizer":
+            parts.append(format_value(value))
+        else:
+            parts.append(f"{SUMMARY_NAMES.get(name, name)} {format_value(value)}")
+    for name, default in HPARAM_DEFAULTS.items():
+        if name in SUMMARY_FIELDS or name in ("layers", "units") or name not in hparams:
+            continue
+        if hparams[name] != default:
+            parts.append(f"{SUMMARY_NAMES.get(name, name.replace('_', ' '))} {format_value(hparams[name])}")
+    return SEP.join(parts)
 
 
 def history_header(metric: str) -> list[str]:
     """Column titles of the run-history table."""
-    return ["run", "status", f"best {metric}", "time"] + [f.replace("_", " ") for f in HISTORY_FIELDS]
+    return ["run", "status", f"best {metric}", "time", "hyperparameters"]
 
 
 def history_cells(name: str, status: str, best: float, seconds: float | None, hparams: dict[str, Any]) -> list[str]:
     """One row of the run-history table, in the order of ``history_header``."""
     best_text = f"{best:.4f}" if isinstance(best, float) and math.isfinite(best) else ""
-    return [name, status, best_text, format_duration(seconds)] + [format_value(hparams.get(f)) for f in HISTORY_FIELDS]
+    return [name, status, best_text, format_duration(seconds), hparams_summary(hparams)]

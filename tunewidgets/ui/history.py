@@ -7,6 +7,7 @@ your own ``header`` and write rows of cells with ``set_rows`` (re-ranking rewrit
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
@@ -32,9 +33,9 @@ class RunHistoryTable(widgets.VBox):
         self.row_buttons: list[widgets.Button] = []
         self._rows: list[list[widgets.Label]] = []
         self._cells: list[list[str]] = []
-        self._head = [widgets.HTML(f"<b>{h}</b>", layout=CELL) for h in self.header]
+        self._head = [widgets.HTML(f"<b style='white-space:nowrap'>{escape(h)}</b>", layout=CELL) for h in self.header]
         self.grid = widgets.GridBox([], layout=widgets.Layout(
-            grid_template_columns=columns or f"90px 100px 120px 60px repeat({len(self.header) - 4}, minmax(72px, auto))",
+            grid_template_columns=columns or "70px 100px 145px 55px minmax(200px, 1fr)",
             grid_gap="0 4px", max_height="240px", overflow="auto"))
         self._set_children()
         super().__init__(children=[self.grid], **kwargs)
@@ -52,7 +53,7 @@ class RunHistoryTable(widgets.VBox):
         index = len(self._rows)
         cells = list(cells)
         button = widgets.Button(description=cells[0], tooltip=self.row_tooltip,
-                                layout=widgets.Layout(width="88px", height="26px"))
+                                layout=widgets.Layout(width="66px", height="26px"))
         button.add_class("tw-history-row")
         button.on_click(lambda _b, i=index: self.select(i))
         labels = [widgets.Label(c, layout=CELL) for c in cells[1:]]

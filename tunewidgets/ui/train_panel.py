@@ -102,7 +102,8 @@ class TrainPanel(Panel):
             raise RuntimeError(f"{self.run.name} is still running: stop() it or wait() for it first")
         if self._lr_busy():
             raise RuntimeError("the learning-rate range test is still running: wait() for it first")
-        run = Run(self.data, hp)
+        run = Run(self.data, hp, name=f"run {len(self.runs) + 1}")  # numbered per panel
+        twin = next((r for r in self.runs if r.hparams == hp), None)
         with self.view_lock:  # the pump sees the run with its curve and its history row
             self.curves.add_run(run.id, run.name)
             self._pump.watch(run)
@@ -117,6 +118,10 @@ class TrainPanel(Panel):
             self._live.append(run)
             self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, hp.to_dict())
             self.message.value = ""
+            if twin is not None and run.device is not None and run.device.type == "cpu":
+                self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
+                               f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
+                               f"another draw")
             self._show_run(run)
             self._sync_buttons()
         return run

@@ -35,7 +35,7 @@ def test_status_line_shows_the_status_instead_of_the_eta_when_not_running():
     assert format_status("", "stopped", 0, 20, None, None).endswith("· stopped")
 
 
-@pytest.mark.parametrize("seconds, text", [(0.42, "0.4 s"), (12.4, "12 s"), (185, "3:05"), (None, ""),
+@pytest.mark.parametrize("seconds, text", [(0.042, "0.04 s"), (0.42, "0.4 s"), (12.4, "12 s"), (185, "3:05"), (None, ""),
                                            (float("nan"), "")])
 def test_format_duration(seconds, text):
     assert format_duration(seconds) == text

@@ -43,9 +43,11 @@ def format_status(device: str, status: str, epoch: int, epochs: int, samples_per
 
 
 def format_duration(seconds: float | None) -> str:
-    """Elapsed time for a table cell: ``0.4 s``, ``12 s``, ``3:05``."""
+    """Elapsed time for a table cell: ``0.04 s``, ``0.4 s``, ``12 s``, ``3:05``."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return ""
+    if seconds < 0.095:
+        return f"{seconds:.2f} s"  # a tiny trial is not "0.0 s"
     if seconds < 10:
         return f"{seconds:.1f} s"
     if seconds < 60:

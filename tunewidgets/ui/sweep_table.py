@@ -25,7 +25,7 @@ class SweepTable(RunHistoryTable):
         self.stale = True
         self._shown_at = 0.0
         super().__init__(header=sweep_header(metric, self.params),
-                         columns=f"80px 45px 80px 95px 55px 55px repeat({len(self.params)}, auto) auto",
+                         columns=f"75px 45px 80px 120px 60px 55px repeat({len(self.params)}, auto) auto",
                          tooltip="load this trial's hyperparameters into the linked TrainPanel", **kwargs)
         self.add_class("tw-sweep-table")
 

@@ -1,4 +1,4 @@
-"""RunControl: how a training loop learns that its run should pause or stop.
+"""RunControl: how a training loop learns that its run should pause, stop or change a live knob.
 
 Flags a loop polls once per batch (cheap attribute reads, no locks); ``pause()``, ``resume()`` and
 ``stop()`` may come from any thread (a button, a sweep's pruner, a script).
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable
+from typing import Any, Callable
 
 STOP_STATUSES = ("stopped", "pruned")
 
@@ -18,6 +18,9 @@ class RunControl:
 
     def __init__(self, on_pause: Callable[[], None] = lambda: None,
                  on_resume: Callable[[], None] = lambda: None) -> None:
+        self.updates_pending = False  # live hyperparameter changes wait for the next batch
+        self._updates: dict[str, Any] = {}
+        self._lock = threading.Lock()
         self.stop_requested = False
         self.stop_status = "stopped"
         self.pause_requested = False
@@ -40,6 +43,18 @@ class RunControl:
     def resume(self) -> None:
         self.pause_requested = False
         self._resumed.set()
+
+    def request_update(self, changes: dict[str, Any]) -> None:
+        """Queue validated live changes; later ones for the same field win."""
+        with self._lock:
+            self._updates.update(changes)
+            self.updates_pending = True
+
+    def take_updates(self) -> dict[str, Any]:
+        """The changes queued since the last call (the training loop applies them)."""
+        with self._lock:
+            updates, self._updates, self.updates_pending = self._updates, {}, False
+        return updates
 
     def wait_while_paused(self) -> float:
         """Block until resumed or stopped; return the seconds spent paused."""

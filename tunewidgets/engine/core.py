@@ -180,3 +180,14 @@ class EarlyStopping:
 
 def state_snapshot(model: nn.Module) -> Callable[[], dict]:
     return lambda: copy.deepcopy(model.state_dict())
+
+
+def cpu_copy(state: Any) -> Any:
+    """A copy of a ``state_dict`` (nested dicts and lists of tensors) with every tensor on the CPU."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().to("cpu", copy=True)
+    if isinstance(state, dict):
+        return {k: cpu_copy(v) for k, v in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cpu_copy(v) for v in state)
+    return copy.deepcopy(state)

@@ -13,15 +13,16 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-EVENT_KINDS = ("batch", "epoch", "status")
+EVENT_KINDS = ("batch", "epoch", "status", "knob")
 
 
 @dataclass(frozen=True)
 class MetricEvent:
     """One observation of a run.
 
-    ``kind`` is ``"batch"`` (a running train loss within an epoch), ``"epoch"`` (a full history row)
-    or ``"status"`` (``values["status"]`` changed). ``step`` counts optimizer steps since the start.
+    ``kind`` is ``"batch"`` (a running train loss within an epoch), ``"epoch"`` (a full history row),
+    ``"status"`` (``values["status"]`` changed) or ``"knob"`` (live changes applied:
+    ``values["changes"]``, at the fractional epoch ``values["at"]``). ``step`` counts optimizer steps.
     """
 
     run_id: str

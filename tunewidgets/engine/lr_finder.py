@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..hparams import HParams, as_hparams
+from ..space import LogUniform
 from .checks import check_against_data
 from .core import l1_penalty, l1_weights, loss_function, make_generator, make_optimizer, seeded_model, train_batches
 from .data import Data
@@ -43,6 +44,34 @@ class LRFinderResult:
     @property
     def lr_min_over_10(self) -> float:
         return self.lr_min / 10
+
+    @property
+    def blow_up(self) -> float:
+        """The first rate past the minimum where the smoothed loss is back above where it started (the
+        last rate tried if it never was): where training stops working."""
+        if not self.lrs:
+            return float("nan")
+        lowest = int(np.nanargmin(self.smoothed))
+        start = self.smoothed[0]
+        return next((lr for lr, loss in zip(self.lrs[lowest:], self.smoothed[lowest:]) if loss >= start),
+                    self.lrs[-1])
+
+    def space(self, decades: float = 1.5) -> LogUniform:
+        """A learning-rate range for a sweep: from ``decades`` below the blow-up up to it (the useful
+        region the plot shows), widened if needed to hold the suggestion.
+
+        Example::
+
+            space = tw.Space(lr=tw.lr_find(data, hp).space(), dropout=tw.Uniform(0, 0.3))
+        """
+        if not (math.isfinite(self.suggestion) and math.isfinite(self.blow_up)):
+            raise ValueError("the range test found no usable rates (the loss was NaN from the start): there is no "
+                             "range to suggest; try a lower start_lr")
+        if not (isinstance(decades, (int, float)) and 0 < decades <= 6):
+            raise ValueError(f"decades={decades!r} is not allowed: must be a number > 0 and <= 6")
+        high = max(self.blow_up, self.suggestion * 2)
+        low = min(high / 10 ** decades, self.suggestion / 2)
+        return LogUniform(float(low), float(high))
 
     def to_frame(self):
         """A DataFrame with columns lr, loss, smoothed_loss."""

@@ -26,10 +26,11 @@ from ..objective import HasObjective, Objective
 from .callbacks import Callback
 from .checks import check_against_data, check_metrics, require_data
 from .control import STOP_STATUSES, RunControl
-from .core import seeded_model
+from .core import cpu_copy, seeded_model
 from .data import Data
 from .device import describe_device, resolve_device
 from .events import EventChannel, MetricEvent
+from .knobs import check_live_changes
 from .memory import MemoryMeter
 from .models import count_parameters
 from .threads import train_in_background
@@ -57,9 +58,16 @@ class Run(HasObjective):
     """
 
     def __init__(self, data: Data, hparams: HParams | dict | None = None, callbacks: Iterable[Callback] = (),
-                 name: str | None = None, metrics: dict[str, Callable] | None = None, **overrides: Any) -> None:
+                 name: str | None = None, metrics: dict[str, Callable] | None = None, parent: "Run | None" = None,
+                 start_weights: dict | None = None, optimizer_state: dict | None = None, **overrides: Any) -> None:
         self.data = require_data(data)
         self.hparams: HParams = as_hparams(hparams, **overrides)
+        self.initial_hparams = self.hparams  # what it started with (live knobs change ``hparams``)
+        self.parent = parent  # the run this one continues (``run.fork``), or None
+        self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
+        self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
+        self._start_weights = start_weights  # a fork's first weights (its parent's)
+        self._loop: Any = None
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -86,6 +94,27 @@ class Run(HasObjective):
         self._done = threading.Event()
         self._last_batch: dict[str, float] = {}
         check_against_data(self.hparams, data)
+
+    @classmethod
+    def restored(cls, data: Data, hparams: HParams, *, run_id: str, name: str, status: str,
+                 rows: list[dict[str, Any]], parent: "Run | None" = None, first_epoch: int = 0,
+                 started: float | None = None, ended: float | None = None, error: str | None = None) -> "Run":
+        """A finished run read back from storage (``RunStore``): its history, status and parent; no model."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"status={status!r} is not allowed for a stored run: must be one of {FINAL_STATUSES}")
+        run = cls(data, hparams, name=name, parent=parent)
+        run.id, run.first_epoch, run.started_at, run.ended_at = run_id, first_epoch, started, ended
+        run.error = RuntimeError(error) if error else None
+        run.load_history(rows, status)
+        return run
+
+    def load_history(self, rows: list[dict[str, Any]], status: str) -> None:
+        """Give a run that never trained here the history and final status it had (from storage)."""
+        if self.status != "pending":
+            raise RuntimeError(f"{self.name} has trained here ({self.status}): its history is its own")
+        self._rows = [dict(row) for row in rows]
+        self.status = status
+        self._done.set()
 
     # ---- what a user calls ---------------------------------------------------------------------
     def start(self, background: bool = False) -> "Run":
@@ -124,6 +153,55 @@ class Run(HasObjective):
         """Block until the run ends (or ``timeout`` seconds pass); return the status."""
         self._done.wait(timeout)
         return self.status
+
+    def update(self, **changes: Any) -> None:
+        """Move live knobs while the run trains: ``lr``, ``momentum``, ``weight_decay``, ``l1``, ``dropout``.
+
+        Validated now, applied from the next batch; the history records the values in force each
+        epoch, and the event feed a ``knob`` event (plots mark it). Example: ``run.update(lr=1e-3)``.
+        """
+        if self.done:
+            raise RuntimeError(f"{self.name} has ended ({self.status}): fork it to train on with other values")
+        self.hparams = check_live_changes(self.hparams, changes, self.model)
+        if self.status != "pending":
+            self.control.request_update(changes)
+
+    def fork(self, epochs: int | None = None, *, background: bool = False, start: bool = True,
+             name: str | None = None, callbacks: Iterable[Callback] = (), **changes: Any) -> "Run":
+        """A new run that continues this one, from its weights and optimizer state, with ``changes``
+        (any field but the network's shape) for ``epochs`` more epochs, numbered after this run's.
+
+        Works on a completed, stopped or paused run; ``child.parent is run``. Trains like ``tw.train``
+        (blocks, or returns at once with ``background=True``; ``start=False`` returns it pending). With
+        another optimizer kind, or after a batched group (whose optimizer is shared), the child's
+        optimizer starts fresh.
+
+        Example::
+
+            child = run.fork(epochs=10, lr=run.hparams.lr / 3)
+        """
+        fixed = sorted(set(changes) & {"model", "layers", "units", "activation"})
+        if fixed:
+            raise ValueError(f"{', '.join(fixed)} cannot change in a fork: the weights it continues from have "
+                             f"the parent's shape")
+        weights, optimizer_state = self._training_state()
+        hp = self.hparams.replace(**changes, **({"epochs": epochs} if epochs is not None else {}))
+        child = Run(self.data, hp, callbacks=callbacks, name=name or f"{self.name}, continued",
+                    metrics=self.extra_metrics, parent=self, start_weights=weights,
+                    optimizer_state=optimizer_state if hp.optimizer == self.hparams.optimizer else None)
+        return child.start(background=background) if start else child
+
+    def _training_state(self) -> tuple[dict, dict | None]:
+        """Copies of the weights and the optimizer's state, at a batch boundary."""
+        if self.status in ("pending", "running"):
+            raise RuntimeError(f"{self.name} is {self.status}: pause or stop it first (its weights change every batch)")
+        if self.model is None:
+            raise ValueError(f"{self.name} has no weights to continue from (a run loaded from storage keeps only its "
+                             f"history): train a new run with its hyperparameters")
+        loop = self._loop  # a paused run's loop is waiting at a batch boundary
+        optimizer = cpu_copy(loop.optimizer.state_dict()) if loop is not None and loop.optimizer is not None \
+            else self.optimizer_state
+        return cpu_copy(self.model.state_dict()), optimizer
 
     @property
     def done(self) -> bool:
@@ -193,6 +271,8 @@ class Run(HasObjective):
         self.device_label = describe_device(self.device)
         self._memory = MemoryMeter(self.device)
         self.model = seeded_model(self.hparams, self.data, self.device)
+        if self._start_weights is not None:  # a fork starts from its parent's weights
+            self.model.load_state_dict(self._start_weights)
         self._set_status("running")
         self.started_at = time.time()
         try:
@@ -212,6 +292,17 @@ class Run(HasObjective):
         self.events.publish(MetricEvent(self.id, "epoch", row["epoch"], step, dict(row), time.time()))
         for cb in self.callbacks:
             cb.on_epoch_end(self, dict(row))
+
+    def knob_moved(self, changes: dict[str, Any], at_epoch: float, step: int) -> None:
+        """The loop applied live changes at ``at_epoch`` (fractional): earlier rows get the values they were
+        trained with, so each changed field is a full history column; the change is published."""
+        for name in changes:
+            if name != "lr":
+                for row in self._rows:
+                    row.setdefault(name, getattr(self.initial_hparams, name))
+        self._history = None
+        self.events.publish(MetricEvent(self.id, "knob", len(self._rows), step,
+                                        {"changes": dict(changes), "at": at_epoch}, time.time()))
 
     def report_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float) -> None:
         """Publish the running train loss within an epoch (a few times a second, not every batch)."""
@@ -246,7 +337,7 @@ class Run(HasObjective):
     def _train(self) -> None:
         loop, error, status = None, None, "failed"
         try:
-            loop = TrainingLoop(self)
+            loop = self._loop = TrainingLoop(self)
             status = loop.fit()
             loop.restore_best()
         except Exception as e:  # noqa: BLE001 - any failure becomes status 'failed', history kept
@@ -254,6 +345,7 @@ class Run(HasObjective):
         finally:
             if loop is not None:
                 loop.release()
+            self._loop = None
         self.end(status, error)
 
     def _release_device_memory(self) -> None:

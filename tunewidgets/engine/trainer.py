@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 import torch
 
 from .callbacks import overrides
-from .core import (BATCH_EVENT_SECONDS, Diverged, EarlyStopping, epoch_row, l1_penalty, l1_weights, loss_function,
-                   make_generator, make_optimizer, make_schedule, state_snapshot, steps_per_epoch, train_batches,
-                   validation_batches, validation_scores)
+from .core import (BATCH_EVENT_SECONDS, Diverged, EarlyStopping, cpu_copy, epoch_row, l1_penalty, l1_weights,
+                   loss_function, make_generator, make_optimizer, make_schedule, state_snapshot, steps_per_epoch,
+                   train_batches, validation_batches, validation_scores)
+from .knobs import apply_changes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -34,14 +35,21 @@ class TrainingLoop:
         self.model = run.model
         self.control = run.control
         self.optimizer = make_optimizer(self.hp, self.model)
+        if run.optimizer_state is not None:  # a fork continues its parent's optimizer, with its own settings
+            settings = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+            self.optimizer.load_state_dict(run.optimizer_state)
+            for group, own in zip(self.optimizer.param_groups, settings):
+                group.update(own)
         self.steps_per_epoch = steps_per_epoch(self.data, self.hp.batch_size)
         self.scheduler, self.schedule_per_batch = make_schedule(self.hp, self.optimizer, self.steps_per_epoch)
         self.loss_fn = loss_function(self.data.task)
-        self.l1_weights = l1_weights(self.model) if self.hp.l1 > 0 else []
+        self.l1_weights = l1_weights(self.model)
+        self.changed: list[str] = []  # live knobs moved so far: their values go into each history row
         self.batch_callbacks = [cb for cb in run.callbacks if overrides(cb, "on_batch_end")]
         self.sync_each_batch = self.device.type == "cpu" or bool(self.batch_callbacks)
         self.autocast, self.scaler = self._mixed_precision()
-        self.generator = make_generator(self.device, self.hp.seed)
+        self.first_epoch = run.first_epoch  # a fork's epochs continue its parent's numbering
+        self.generator = make_generator(self.device, self.hp.seed + self.first_epoch)
         self.early_stopping = EarlyStopping(self.hp.early_stopping)
         self.step = 0
 
@@ -55,7 +63,7 @@ class TrainingLoop:
     # ---- the loop ----------------------------------------------------------------------------
     def fit(self) -> str:
         """Train all epochs; return 'completed', 'early_stopped', 'diverged' or the stop status."""
-        for epoch in range(1, self.hp.epochs + 1):
+        for epoch in range(self.first_epoch + 1, self.first_epoch + self.hp.epochs + 1):
             started = time.perf_counter()
             try:
                 train_loss, samples, paused = self._train_epoch(epoch)
@@ -68,6 +76,7 @@ class TrainingLoop:
             scores = self.evaluate()
             row = epoch_row(epoch, train_loss, scores, self.optimizer.param_groups[0]["lr"],
                             time.perf_counter() - started - paused, samples)
+            row.update({name: getattr(self.hp, name) for name in self.changed if name != "lr"})
             self.run.record_epoch(row)
             if not math.isfinite(scores["val_loss"]):
                 return "diverged"
@@ -92,9 +101,11 @@ class TrainingLoop:
                 paused += control.wait_while_paused()
                 if control.stop_requested:
                     break
+            if control.updates_pending:
+                hp = self._apply_updates(epoch - 1 + seen / max(self.data.n_train, 1))
             with self.autocast():
                 loss = self.loss_fn(model(x), y)
-                if self.l1_weights:
+                if hp.l1 > 0:
                     loss = loss + l1_penalty(self.l1_weights, hp.l1)
             opt.zero_grad(set_to_none=True)
             if self.scaler is not None:
@@ -130,6 +141,15 @@ class TrainingLoop:
             raise Diverged
         return mean, seen, paused
 
+    def _apply_updates(self, at_epoch: float):
+        """Live changes queued by ``run.update``: applied between two batches; returns the new HParams."""
+        changes = self.control.take_updates()
+        apply_changes(changes, self.hp, self.optimizer, self.scheduler, self.model)
+        self.hp = self.hp.replace(**changes)
+        self.changed += [name for name in changes if name not in self.changed]
+        self.run.knob_moved(changes, at_epoch, self.step)
+        return self.hp
+
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
         """Validation loss and metrics (built-in and the run's own), prefixed ``val_``."""
@@ -148,6 +168,8 @@ class TrainingLoop:
             self.model.load_state_dict(best)
 
     def release(self) -> None:
-        """Free device memory held by the optimizer and the best-weights copy."""
+        """Keep the optimizer's state on the CPU (a fork continues from it); free what it held on the device."""
+        if self.optimizer is not None:
+            self.run.optimizer_state = cpu_copy(self.optimizer.state_dict())
         self.optimizer = None  # type: ignore[assignment]
         self.early_stopping.release()

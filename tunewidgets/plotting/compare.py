@@ -12,24 +12,52 @@ from bokeh.plotting import figure
 TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
 
 
-def runs_figure(runs: Sequence[Any], metric: str = "val_loss", labels: Sequence[str] | None = None,
-                title: str | None = None, width: int = 560, height: int = 300, y_axis_type: str = "linear"):
-    """One line per run of ``metric`` against the epoch; click a legend entry to hide a run.
+MAX_LEGEND = 8  # with more runs than this, a legend's column of entries would hide the plot: none is drawn
+OUTSIDE = ("right", "left", "above", "below")  # legend locations beside the plot rather than on it
 
-    ``runs`` are ``tw.Run`` objects (anything with ``.history`` and ``.name``).
+
+def runs_figure(runs: Sequence[Any], metric: str = "val_loss", labels: Sequence[str] | None = None,
+                title: str | None = None, width: int = 560, height: int = 300, y_axis_type: str = "linear",
+                max_legend: int = MAX_LEGEND, legend_location: str = "top_right"):
+    """One line per run of ``metric`` against the epoch, with a small circle on every epoch, so that a
+    run of a single epoch (say a trial pruned after its first) still shows, as a point.
+
+    ``runs`` are ``tw.Run`` objects (anything with ``.history`` and ``.name``); ``labels`` name them
+    (default: the runs' names). Hovering over a point shows its run, epoch and value.
+
+    Up to ``max_legend`` runs get a legend (click an entry to hide that run), at ``legend_location``:
+    a corner inside the plot (``"top_right"``, ``"bottom_left"``, ...), drawn half transparent, or
+    ``"right"``, ``"left"``, ``"above"``, ``"below"`` to put it beside the plot (which then gets that
+    much narrower or shorter: ``width`` and ``height`` are the figure's). With more runs there is no
+    legend, and hovering is how a run is told apart.
     """
+    runs = list(runs)
+    labels = [str(v) for v in labels] if labels is not None else [str(r.name) for r in runs]
+    if len(labels) != len(runs):
+        raise ValueError(f"{len(labels)} labels for {len(runs)} runs")
     fig = figure(title=title or metric, width=width, height=height, x_axis_label="epoch",
                  y_axis_label=metric, tools=TOOLS, y_axis_type=y_axis_type)
-    labels = list(labels) if labels is not None else [r.name for r in runs]
+    named = len(runs) <= max_legend
+    points = []
     for i, (run, label) in enumerate(zip(runs, labels)):
         h = run.history
         if metric not in h.columns:
             raise ValueError(f"metric={metric!r} is not in the history: columns are {list(h.columns)}")
-        fig.line(h["epoch"].tolist(), h[metric].tolist(), color=Category10_10[i % 10], line_width=2,
-                 legend_label=str(label))
+        source = ColumnDataSource({"x": h["epoch"].tolist(), "y": h[metric].tolist(), "run": [label] * len(h)})
+        color = Category10_10[i % 10]
+        legend = {"legend_label": label} if named else {}
+        fig.line("x", "y", source=source, color=color, line_width=2, **legend)
+        points.append(fig.scatter("x", "y", source=source, marker="circle", size=5, color=color, **legend))
+    fig.add_tools(HoverTool(renderers=points, tooltips=[("run", "@run"), ("epoch", "@x"), (metric, "@y{0.0000}")]))
     if fig.legend:
-        fig.legend.click_policy = "hide"
-        fig.legend.location = "top_right"
+        legend_model = fig.legend[0]
+        legend_model.click_policy = "hide"
+        legend_model.background_fill_alpha = 0.6
+        if legend_location in OUTSIDE:
+            fig.center.remove(legend_model)
+            fig.add_layout(legend_model, legend_location)
+        else:
+            legend_model.location = legend_location
     return fig
 
 

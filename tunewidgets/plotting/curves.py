@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bokeh.layouts import row
 from bokeh.core.properties import value
-from bokeh.models import ColumnDataSource, Legend, LegendItem
+from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
@@ -76,6 +76,11 @@ class LiveCurves:
         self.slots = [self._make_slot(i, loss_legend, metric_legend) for i in range(max_runs)]
         self.loss_figure.add_layout(loss_legend)
         self.metric_figure.add_layout(metric_legend)
+        # Where a live knob moved: one dotted vertical line per change on both figures, hover says what.
+        self.knobs = ColumnDataSource({"x": [], "label": [], "color": [], "run": []}, name="tw-knobs")
+        for fig in (self.loss_figure, self.metric_figure):
+            marks = fig.vspan(x="x", source=self.knobs, line_color="color", line_dash="dotted", line_width=1.5)
+            fig.add_tools(HoverTool(renderers=[marks], tooltips=[("", "@label")]))
         self.layout = row(self.loss_figure, self.metric_figure, name="tw-curves")
         self._next = 0
 
@@ -139,6 +144,17 @@ class LiveCurves:
                 calls += 1
         return calls
 
+    def mark(self, run_id: str, epoch: float, label: str) -> int:
+        """Mark where a live knob moved in a run (at a fractional ``epoch``), in the run's color; return
+        the stream calls made (0 when the run has no curve)."""
+        slot = self.slot_of(run_id)
+        if slot is None:
+            return 0
+        with self.lock:
+            self.knobs.stream({"x": [epoch], "label": [label], "color": [Category10[10][slot.index % 10]],
+                               "run": [run_id]}, rollover=self.rollover)
+        return 1
+
     def clear(self, keep: tuple[str, ...] = ()) -> None:
         """Remove the curves of all runs except those in ``keep``."""
         with self.lock:
@@ -148,6 +164,10 @@ class LiveCurves:
                     slot.run_id = None
                     for item in slot.legend_items:
                         item.visible = False
+            marks = self.knobs.data
+            if any(run not in keep for run in marks["run"]):
+                kept = [i for i, run in enumerate(marks["run"]) if run in keep]
+                self.knobs.data = {k: [v[i] for i in kept] for k, v in marks.items()}
 
     def drop(self, run_id: str) -> None:
         """Remove one run's curves (e.g. a run that failed to start)."""

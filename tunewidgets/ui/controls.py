@@ -8,6 +8,7 @@ with the field's allowed range, and ``hparams`` becomes ``None`` until it is fix
 from __future__ import annotations
 
 import math
+from html import escape
 from typing import Any, Callable
 
 import ipywidgets as widgets
@@ -103,6 +104,8 @@ class HParamsControls(Form):
         self.data = data
         self._base = as_hparams(hparams)
         self._loading = False
+        self.locked: set[str] = set()
+        self.lock_note = widgets.HTML("").add_class("tw-controls-lock")
         self.fields: dict[str, widgets.ValueWidget] = {}
         for name, make in _widget_makers().items():
             w = make()
@@ -114,7 +117,7 @@ class HParamsControls(Form):
             self.fields[name] = w
         grid = widgets.GridBox(list(self.fields.values()),
                                layout=widgets.Layout(grid_template_columns="repeat(3, 280px)", grid_gap="2px 8px"))
-        super().__init__([grid], "tw-controls-message", **kwargs)
+        super().__init__([grid, self.lock_note], "tw-controls-message", **kwargs)
         for w in self.fields.values():
             w.observe(self._on_change, names="value")
         self.set_hparams(self._base)
@@ -133,11 +136,23 @@ class HParamsControls(Form):
         self._enable_dependents()
 
     def _enable_dependents(self) -> None:
-        """Grey out fields the current choice does not use (they keep their value)."""
+        """Grey out fields the current choice does not use (they keep their value), and locked ones."""
         v = {name: w.value for name, w in self.fields.items()}
-        self.fields["momentum"].disabled = v["optimizer"] not in ("momentum", "rmsprop")
-        self.fields["step_size"].disabled = v["schedule"] != "step"
-        self.fields["gamma"].disabled = v["schedule"] not in ("step", "exponential")
+        unused = {"momentum": v["optimizer"] not in ("momentum", "rmsprop"), "step_size": v["schedule"] != "step",
+                  "gamma": v["schedule"] not in ("step", "exponential")}
+        for name, w in self.fields.items():
+            w.disabled = name in self.locked or unused.get(name, False)
+
+    def lock(self, keep: tuple[str, ...], note: str) -> None:
+        """While a run trains: every field but ``keep`` is read-only, and ``note`` says why."""
+        self.locked = {name for name in self.fields if name not in keep}
+        self.lock_note.value = escape(note)
+        self._enable_dependents()
+
+    def unlock(self) -> None:
+        self.locked = set()
+        self.lock_note.value = ""
+        self._enable_dependents()
 
     # ---- writing -----------------------------------------------------------------------------
     def set_hparams(self, hparams: HParams | dict) -> None:

@@ -111,7 +111,15 @@ def history_header(metric: str) -> list[str]:
     return ["run", "status", f"best {metric}", "time", "hyperparameters"]
 
 
-def history_cells(name: str, status: str, best: float, seconds: float | None, hparams: dict[str, Any]) -> list[str]:
-    """One row of the run-history table, in the order of ``history_header``."""
+def history_cells(name: str, status: str, best: float, seconds: float | None, hparams: dict[str, Any],
+                  origin: str = "") -> list[str]:
+    """One row of the run-history table, in the order of ``history_header``; ``origin`` (a fork's
+    ``from run 1 @ 20``) leads the hyperparameters."""
     best_text = f"{best:.4f}" if isinstance(best, float) and math.isfinite(best) else ""
-    return [name, status, best_text, format_duration(seconds), hparams_summary(hparams)]
+    summary = hparams_summary(hparams)
+    return [name, status, best_text, format_duration(seconds), f"{origin}{SEP}{summary}" if origin else summary]
+
+
+def format_changes(changes: dict[str, Any]) -> str:
+    """Live knob changes in words: ``lr 0.01, dropout 0.3``."""
+    return ", ".join(f"{SUMMARY_NAMES.get(k, k.replace('_', ' '))} {format_value(v)}" for k, v in changes.items())

@@ -44,9 +44,10 @@ class RunHistoryTable(widgets.VBox):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def add_row(self, name: str, status: str, best: float, seconds: float | None, hparams: dict) -> int:
+    def add_row(self, name: str, status: str, best: float, seconds: float | None, hparams: dict,
+                origin: str = "") -> int:
         """Append a row; return its index."""
-        return self.append(history_cells(name, status, best, seconds, hparams))
+        return self.append(history_cells(name, status, best, seconds, hparams, origin))
 
     def append(self, cells: list[str]) -> int:
         """Append a row of cell texts (the first is the row's button); return its index."""
@@ -64,9 +65,9 @@ class RunHistoryTable(widgets.VBox):
         return index
 
     def update_row(self, index: int, name: str, status: str, best: float, seconds: float | None,
-                   hparams: dict) -> None:
+                   hparams: dict, origin: str = "") -> None:
         """Rewrite a row's cells; only changed cells are sent to the page."""
-        self.rewrite(index, history_cells(name, status, best, seconds, hparams))
+        self.rewrite(index, history_cells(name, status, best, seconds, hparams, origin))
 
     def rewrite(self, index: int, cells: list[str]) -> None:
         """Rewrite row ``index`` with new cell texts; only changed cells are sent to the page."""

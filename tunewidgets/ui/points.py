@@ -20,12 +20,12 @@ def finite_or_nan(x: Any) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
-def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str
+def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str, first_epoch: int = 0
                  ) -> tuple[dict[str, list], dict[str, list], str | None]:
     """Turn events into column batches for the curves: ``(epoch_rows, batch_rows, last_status)``.
 
-    Batch points sit at fractional epochs (``step / steps_per_epoch``); epoch rows carry the
-    train and validation loss and ``metric`` from the history row.
+    Batch points sit at fractional epochs (``first_epoch + step / steps_per_epoch``: a fork's steps
+    count from its own start); epoch rows carry the train and validation loss and ``metric``.
     """
     epochs: dict[str, list] = {"epoch": [], "train_loss": [], "val_loss": [], "metric": []}
     batches: dict[str, list] = {"epoch": [], "train_loss": []}
@@ -33,7 +33,7 @@ def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str
     per_epoch = max(int(steps_per_epoch), 1)
     for e in events:
         if e.kind == "batch":
-            batches["epoch"].append(e.step / per_epoch)
+            batches["epoch"].append(first_epoch + e.step / per_epoch)
             batches["train_loss"].append(finite_or_nan(e.values.get("train_loss")))
         elif e.kind == "epoch":
             v = e.values
@@ -50,3 +50,12 @@ def epoch_points(rows: Iterable[dict[str, Any]], metric: str, after: int = 0) ->
     """``(epoch, metric)`` of the history rows past epoch ``after``, in order."""
     points = [(int(row["epoch"]), finite_or_nan(row.get(metric))) for row in rows]
     return [p for p in points if p[0] > after]
+
+
+def history_columns(rows: Iterable[dict[str, Any]], metric: str) -> dict[str, list]:
+    """History rows as the curves' epoch columns (a stored run's history, a parent's last epoch)."""
+    rows = list(rows)
+    return {"epoch": [int(r["epoch"]) for r in rows],
+            "train_loss": [finite_or_nan(r.get("train_loss")) for r in rows],
+            "val_loss": [finite_or_nan(r.get("val_loss")) for r in rows],
+            "metric": [finite_or_nan(r.get(metric)) for r in rows]}

@@ -17,9 +17,11 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..engine.data import Data
+from ..engine.lr_finder import lr_find
+from ..engine.threads import train_in_background
 from ..hparams import HParams, as_hparams
 from ..plotting.sweep_curves import SweepCurves
-from ..space import Space
+from ..space import LogUniform, Space
 from ..sweeps import Sweep, sweep as new_sweep
 from .bokeh_view import BokehView
 from .panel import Panel
@@ -60,7 +62,7 @@ class SweepPanel(Panel):
     """
 
     BUTTONS = (("launch", "Launch", "rocket", "success"), ("stop", "Stop", "stop", "danger", "tw-sweep-stop"),
-               ("apply_best", "Apply best", "check", "info"))
+               ("apply_best", "Apply best", "check", "info"), ("lr_range", "Range from LR finder", "search", ""))
     CSS_CLASS = "tw-sweep-panel"
     STATUS_CLASS = "tw-sweep-status"
     MESSAGE_CLASS = "tw-sweep-message"
@@ -204,8 +206,31 @@ class SweepPanel(Panel):
         self.show_info(f"applied the hyperparameters of {what} to the TrainPanel")
         return hp
 
+    def lr_range(self, **kwargs: Any) -> LogUniform:
+        """Run the learning-rate range test on the base hyperparameters and put the useful range it
+        finds (``LRFinderResult.space()``) into the lr row of the space; return it."""
+        result = lr_find(self.data, self.base, **kwargs)
+        dim = result.space()
+        self.editor.rows["lr"].set_dimension(dim, included=True)
+        self.show_info(f"lr range from the LR finder: {dim.low:.2e} to {dim.high:.2e} (suggestion "
+                       f"{result.suggestion:.2e}, blow-up {result.blow_up:.2e})")
+        return dim
+
     # ---- buttons (a click on button ``key`` calls ``_on_<key>``) ---------------------------------
     _on_launch, _on_stop, _on_apply_best = launch, stop, apply_best
+
+    def _on_lr_range(self) -> None:
+        """In a training thread, so the page stays live; the button is disabled meanwhile."""
+        self.show_info("running the learning-rate range test...")
+        self.buttons["lr_range"].disabled = True
+
+        def find() -> None:
+            try:
+                self._safely(self.lr_range)
+            finally:
+                self.buttons["lr_range"].disabled = False
+
+        train_in_background(find)
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]

@@ -16,17 +16,19 @@ import ipywidgets as widgets
 from bokeh.layouts import column
 
 from ..engine.data import Data
+from ..engine.knobs import LIVE_FIELDS
 from ..engine.lr_finder import LRFinderResult, lr_find
 from ..engine.threads import train_in_background
 from ..engine.run import Run
+from ..engine.run_store import RunStore
 from ..hparams import HParams, as_hparams
 from ..plotting import LiveCurves, LRFinderChart
 from .bokeh_view import BokehView
 from .controls import HParamsControls
-from .format import format_lr_suggestion, format_status
+from .format import format_changes, format_lr_suggestion, format_status
 from .history import RunHistoryTable
 from .panel import Panel
-from .points import split_events
+from .points import history_columns, split_events
 
 # The validation metric plotted per task (regression's primary metric, val_loss, is on the loss plot).
 PLOTTED_METRIC = {"classification": ("val_accuracy", "validation accuracy"),
@@ -48,12 +50,13 @@ class TrainPanel(Panel):
     """
 
     BUTTONS = (("start", "Start", "play", "success"), ("pause", "Pause", "pause", ""),
-               ("stop", "Stop", "stop", "danger"), ("reset", "Reset", "undo", ""),
-               ("find_lr", "Find LR", "search", ""), ("clear", "Clear plots", "eraser", ""))
+               ("stop", "Stop", "stop", "danger"), ("continue", "Continue", "forward", ""),
+               ("reset", "Reset", "undo", ""), ("find_lr", "Find LR", "search", ""),
+               ("clear", "Clear plots", "eraser", ""))
     CSS_CLASS = "tw-train-panel"
 
     def __init__(self, data: Data, hparams: HParams | dict | None = None, *, rollover: int = 2000,
-                 max_runs: int = 10, rate: float = 10.0, **kwargs: Any) -> None:
+                 max_runs: int = 10, rate: float = 10.0, storage: str | None = None, **kwargs: Any) -> None:
         super().__init__(data, rate=rate, **kwargs)
         self._initial = as_hparams(hparams)
         self.runs: list[Run] = []
@@ -73,6 +76,11 @@ class TrainPanel(Panel):
                        widgets.HBox([self.progress, self.status]), self.message, self.plots,
                        widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history)
         self.controls.observe(lambda _c: self._sync_buttons(), names="valid")
+        self.controls.observe(self._move_live_knobs, names="hparams")
+        self.store = RunStore(storage) if storage is not None else None  # without storage nothing is written
+        if self.store is not None:
+            model = self._initial.model
+            self._show_stored(self.store.load(self.data, {self._initial.model_name: model} if callable(model) else None))
         self.history.observe(self._on_select, names="selected")
         self._sync_buttons()
 
@@ -98,14 +106,55 @@ class TrainPanel(Panel):
     def start(self) -> Run:
         """Train with the current controls in a background thread; return the new ``tw.Run``."""
         hp = self.hparams
+        self._check_idle()
+        twin = next((r for r in self.runs if r.hparams == hp), None)
+        run = self._launch(Run(self.data, hp, name=f"run {len(self.runs) + 1}", callbacks=self._keepers()))
+        if twin is not None and run.device is not None and run.device.type == "cpu":
+            self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
+                           f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
+                           f"another draw")
+        return run
+
+    def continue_run(self, parent: Run | None = None) -> Run:
+        """Fork ``parent`` (default: the run selected in the table, else the last): train the controls'
+        ``epochs`` more epochs from its weights and optimizer state, with the controls' other values."""
+        parent = parent or self._selected_run() or self.run
+        if parent is None:
+            raise ValueError("no run to continue yet: press Start first")
+        self._check_idle()
+        hp = self.hparams
+        changes = {k: v for k, v in hp.to_dict().items() if v != getattr(parent.hparams, k) and k != "model"}
+        return self._launch(parent.fork(start=False, name=f"run {len(self.runs) + 1}", callbacks=self._keepers(),
+                                        **changes))
+
+    def _keepers(self) -> list:
+        return [self.store.keeper()] if self.store is not None else []
+
+    def _show_stored(self, runs: list[Run]) -> None:
+        """Runs a panel on the same storage trained before (a kernel restart ago): rows, and curves of
+        the latest as many as the plots hold."""
+        for run in runs:
+            self.runs.append(run)
+            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, run.elapsed,
+                                                      run.hparams.to_dict(), origin=_origin(run))
+        for run in runs[-len(self.curves.slots):]:
+            self.curves.add_run(run.id, run.name)
+            self.curves.stream(run.id, epochs=history_columns(run.history_rows(), self.plotted_metric))
+        if runs:
+            self.show_info(f"{len(runs)} run(s) from {self.store.path}: click one to load its hyperparameters")
+
+    def _check_idle(self) -> None:
         if self.active:
             raise RuntimeError(f"{self.run.name} is still running: stop() it or wait() for it first")
         if self._lr_busy():
             raise RuntimeError("the learning-rate range test is still running: wait() for it first")
-        run = Run(self.data, hp, name=f"run {len(self.runs) + 1}")  # numbered per panel
-        twin = next((r for r in self.runs if r.hparams == hp), None)
+
+    def _launch(self, run: Run) -> Run:
+        """Show ``run`` (its curve starts at its parent's last epoch), follow it, train it in the background."""
         with self.view_lock:  # the pump sees the run with its curve and its history row
             self.curves.add_run(run.id, run.name)
+            if run.parent is not None and run.parent.epochs_done:  # the curve starts where the parent's ended
+                self.curves.stream(run.id, epochs=history_columns(run.parent.history_rows()[-1:], self.plotted_metric))
             self._pump.watch(run)
             try:
                 run.start(background=True)
@@ -116,12 +165,12 @@ class TrainPanel(Panel):
             self._paused = False
             self.runs.append(run)
             self._live.append(run)
-            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, hp.to_dict())
+            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, run.hparams.to_dict(),
+                                                      origin=_origin(run))
             self.message.value = ""
-            if twin is not None and run.device is not None and run.device.type == "cpu":
-                self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
-                               f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
-                               f"another draw")
+            self.controls.lock(LIVE_FIELDS, f"while {run.name} trains only {', '.join(LIVE_FIELDS)} change it (from "
+                                            f"the next batch); the other fields shape the model and its batches and "
+                                            f"apply to the next run (Continue forks a run with them)")
             self._show_run(run)
             self._sync_buttons()
         return run
@@ -172,7 +221,7 @@ class TrainPanel(Panel):
         return status
 
     # ---- buttons (a click on button ``key`` calls ``_on_<key>``) ---------------------------------
-    _on_start, _on_stop, _on_reset, _on_clear = start, stop, reset, clear
+    _on_start, _on_stop, _on_continue, _on_reset, _on_clear = start, stop, continue_run, reset, clear
 
     def _on_pause(self) -> None:
         self.resume() if self._paused else self.pause()
@@ -192,6 +241,21 @@ class TrainPanel(Panel):
     def _lr_busy(self) -> bool:
         return self._lr_job is not None and not self._lr_job.done()
 
+    def _selected_run(self) -> Run | None:
+        index = self.history.selected
+        return self.runs[index] if 0 <= index < len(self.runs) else None
+
+    def _move_live_knobs(self, change: Any) -> None:
+        """A control moved while a run trains: its live knobs follow (validated; an error is shown)."""
+        hp, run = change["new"], self.run
+        if hp is None or not self.active:
+            return
+        moved = {k: getattr(hp, k) for k in LIVE_FIELDS if getattr(hp, k) != getattr(run.hparams, k)}
+        if moved:
+            self._safely(lambda: run.update(**moved))
+            if all(getattr(run.hparams, k) == v for k, v in moved.items()):  # else the error is shown
+                self.show_info(f"{run.name}: {format_changes(moved)} from the next batch")
+
     def _on_select(self, change: Any) -> None:
         index = change["new"]
         if 0 <= index < len(self.runs):
@@ -206,26 +270,32 @@ class TrainPanel(Panel):
         b["find_lr"].disabled = active or busy or not valid
         b["pause"].disabled = not active
         b["stop"].disabled = not active
+        b["continue"].disabled = active or busy or not valid or not self.runs
         b["pause"].description = "Resume" if self._paused and active else "Pause"
         b["pause"].icon = "play" if self._paused and active else "pause"
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
     def _deliver(self, run: Run, events: list) -> None:
         steps = math.ceil(self.data.n_train / run.hparams.batch_size)
-        epochs, batches, _ = split_events(events, steps, self.plotted_metric)
+        epochs, batches, _ = split_events(events, steps, self.plotted_metric, run.first_epoch)
         rates = [e.values["samples_per_sec"] for e in events if "samples_per_sec" in e.values]
         if rates:  # the newest throughput, from a batch or an epoch, whichever came last
             self._rates[run.id] = rates[-1]
         self.stream_calls += self.curves.stream(run.id, epochs=epochs, batches=batches)
+        for e in events:
+            if e.kind == "knob":
+                self.stream_calls += self.curves.mark(run.id, e.values["at"], format_changes(e.values["changes"]))
 
     def _tick(self) -> None:
         for run in list(self._live):
             row = self._rows.get(run.id)
             if row is not None:
                 self.history.update_row(row, run.name, run.status, run.best_metric, run.elapsed,
-                                        run.hparams.to_dict())
+                                        run.hparams.to_dict(), origin=_origin(run))
             if run.done:
                 self._live.remove(run)
+                if run is self.run:
+                    self.controls.unlock()
         if self.run is not None:
             self._show_run(self.run)
         self._sync_buttons()
@@ -240,3 +310,8 @@ class TrainPanel(Panel):
         self._show_progress(text, p["epoch"], p["epochs"], run.status)
         if run.status == "failed" and run.error is not None:
             self.show_error(f"{run.name} failed: {run.error!r}")
+
+
+def _origin(run: Run) -> str:
+    """Where a forked run comes from, for its row: ``from run 1 @ 20``."""
+    return f"from {run.parent.name} @ {run.first_epoch}" if run.parent is not None else ""

@@ -55,6 +55,16 @@ def test_train_panel_in_jupyterlab(tmp_path):
         first = min(rows())
         wait_rows(f"n >= {first + 3}")
 
+        # The lr slider moved in the page while it trains: the run takes the new rate, the plots mark it
+        handle = page.locator(".tw-field-lr .noUi-handle").first
+        handle.focus()
+        for _ in range(4):
+            handle.press("ArrowRight")
+        wait_rows("n >= 1", name="tw-knobs", column="x", timeout=20)
+        lr, initial, marks = lab.kernel_json("[panel.run.hparams.lr, panel.run.initial_hparams.lr, "
+                                             "panel.curves.knobs.data['label']]")
+        assert lr > initial and marks and marks[-1].startswith("lr ")
+
         # Pause holds the curves; Resume continues them
         page.click(".tw-pause")
         wait_status("paused")

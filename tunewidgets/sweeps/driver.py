@@ -53,6 +53,8 @@ class SweepDriver:
         self.job_params = job_params
         self.pruning = not isinstance(study.pruner, optuna.pruners.NopPruner)
         self.stopping = False
+        self.paused = False
+        self._wake = threading.Event()
         self.launched = 0
         self._trials: dict[int, optuna.Trial] = {}
         self._reporters: dict[int, Reporter] = {}
@@ -68,6 +70,10 @@ class SweepDriver:
                     pending.update(zip(executor.submit(jobs), jobs))
                     self.launched += len(jobs)
                 if not pending:
+                    if self.paused and not self.stopping and self.launched < n_trials:
+                        self._wake.wait(0.25)  # paused between trials: wait for resume() or stop()
+                        self._wake.clear()
+                        continue
                     return
                 finished, _ = wait(list(pending), timeout=0.25, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -86,13 +92,24 @@ class SweepDriver:
             reporters = list(self._reporters.values())
         for reporter in reporters:
             reporter.request_stop("stopped")
+        self._wake.set()
+
+    def pause(self, paused: bool = True) -> None:
+        """Ask no new trial and hold the running ones where they are (False: carry on)."""
+        with self.book.lock:
+            self.paused = paused
+            reporters = list(self._reporters.values())
+        for reporter in reporters:
+            reporter.request_pause(paused)
+        self._wake.set()
 
     # ---- one trial's life ----------------------------------------------------------------------
     def ask(self) -> TrialJob | None:
-        """A new trial from Optuna, registered; None once the sweep is stopping (checked under the lock
-        ``stop()`` takes, so a trial is either registered before a stop, and stopped by it, or never)."""
+        """A new trial from Optuna, registered; None while the sweep is paused or once it is stopping
+        (checked under the lock ``stop()`` and ``pause()`` take, so a trial is either registered before,
+        and stopped or paused with the others, or not at all)."""
         with self.book.lock:
-            if self.stopping:
+            if self.stopping or self.paused:
                 return None
             trial = self.study.ask(self.distributions)
             params, number = dict(trial.params), trial.number

@@ -42,7 +42,9 @@ class Reporter:
         self.number = number
         self._on_epoch = on_epoch
         self.stop_status: str | None = None
+        self.paused = False
         self._listeners: list[Callable[[str], None]] = []
+        self._pause_listeners: list[Callable[[bool], None]] = []
         self._lock = threading.Lock()
 
     def epoch(self, row: dict[str, Any]) -> str | None:
@@ -72,6 +74,24 @@ class Reporter:
         if status is not None:
             fn(status)
 
+    def request_pause(self, paused: bool) -> None:
+        """Pause (True) or resume (False) the trial wherever it runs (``sweep.pause()``)."""
+        with self._lock:
+            if self.paused == paused:
+                return
+            self.paused = paused
+            listeners = list(self._pause_listeners)
+        for fn in listeners:
+            fn(paused)
+
+    def on_pause(self, fn: Callable[[bool], None]) -> None:
+        """Call ``fn(paused)`` on each pause and resume (at once if the trial is paused already)."""
+        with self._lock:
+            self._pause_listeners.append(fn)
+            paused = self.paused
+        if paused:
+            fn(True)
+
 
 @dataclass
 class TrialJob:
@@ -89,6 +109,9 @@ class Channel(Protocol):
     def send(self, number: int, row: dict[str, Any]) -> None: ...
 
     def stop_status(self, number: int) -> str | None: ...
+
+    # Optional: ``paused(number) -> bool`` (a remote trial waits at each epoch's end while it is true),
+    # or ``attach(number, run)`` (an in-kernel channel steers the run itself).
 
 
 @runtime_checkable

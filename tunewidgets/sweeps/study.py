@@ -66,7 +66,7 @@ class Sweep(HasObjective):
         self.quiet = quiet
         self.book = TrialBook(records)
         self.events = self.book.events
-        self.status = "pending"  # pending, running, completed, stopped, failed, loaded
+        self.status = "pending"  # pending, running, paused, completed, stopped, failed, loaded
         self.error: BaseException | None = None
         self.note: str | None = None  # what the sweep is busy with before its first trial, e.g. starting workers
         self._plan: tuple[Executor, int] | None = None
@@ -92,12 +92,24 @@ class Sweep(HasObjective):
         self._plan = None
         return self._run(executor, n_trials, background)
 
+    def pause(self) -> None:
+        """Hold the sweep: running trials pause where they are (in the kernel at the next batch, in
+        workers at their epoch's end) and no new trial starts; ``resume()`` carries on, ``stop()`` ends it."""
+        if self.status == "running" and self._driver is not None:
+            self._driver.pause(True)
+            self.status = "paused"
+
     def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
                background: bool = False, metrics: dict | None = None, base: Any = None) -> "Sweep":
-        """Run more trials: the rest of the plan unless ``n_trials`` says otherwise (a grid: the points
-        not tried yet). Trials whose process died are run again first, with the same hyperparameters.
-        A sweep loaded from storage needs ``data`` again (``metrics`` when it optimizes a custom one,
-        ``base`` when its model was a factory, which cannot be stored). Returns ``self``."""
+        """Carry on a paused sweep; or, on an ended one, run more trials: the rest of the plan unless
+        ``n_trials`` says otherwise (a grid: the points not tried yet). Trials whose process died are run
+        again first, with the same hyperparameters. A sweep loaded from storage needs ``data`` again
+        (``metrics`` when it optimizes a custom one, ``base`` when its model was a factory, which cannot
+        be stored). Returns ``self``."""
+        if self.status == "paused":
+            self.status = "running"
+            self._driver.pause(False)
+            return self
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
         base = resume_base(self.info, self.base, base)
@@ -194,7 +206,7 @@ class Sweep(HasObjective):
                 if opened:
                     executor.close()
             finally:
-                if self.status == "running":
+                if self.status in ("running", "paused"):
                     self.status = "stopped" if driver.stopping else "completed"
                 self._ended_at = time.time()
                 if driver.heartbeat is not None:

@@ -18,6 +18,8 @@ from ..hparams import HParams
 from ..objective import Objective
 from .protocol import Channel, TrialResult
 
+PAUSE_POLL_SECONDS = 0.1
+
 
 class ReportEpochs(Callback):
     """Sends each epoch row to the kernel and stops the run when the kernel says so."""
@@ -35,6 +37,9 @@ class ReportEpochs(Callback):
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.channel.send(self.number, metrics)
+        paused = getattr(self.channel, "paused", None)
+        while paused is not None and paused(self.number) and not self.channel.stop_status(self.number):
+            time.sleep(PAUSE_POLL_SECONDS)  # a remote trial waits here while its sweep is paused
         status = self.channel.stop_status(self.number)
         if status:
             run.stop(status)

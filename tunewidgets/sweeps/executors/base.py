@@ -30,7 +30,9 @@ class LocalChannel:
         return self.reporters[number].stop_status
 
     def attach(self, number: int, run: Any) -> None:
-        self.reporters[number].on_stop(run.stop)
+        reporter = self.reporters[number]
+        reporter.on_stop(run.stop)
+        reporter.on_pause(lambda paused: run.pause() if paused else run.resume())
 
 
 class MessageRelay:
@@ -80,11 +82,15 @@ class MessageRelay:
 
 class RemoteExecutor:
     """What executors whose trials run elsewhere share: rows come back through ``self.relay`` to each
-    job's reporter, stops go out through ``forward_stop``, and ``launch`` starts one trial."""
+    job's reporter, stops and pauses go out through ``forward_stop`` and ``forward_pause``, and
+    ``launch`` starts one trial."""
 
     relay: MessageRelay
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
+        raise NotImplementedError
+
+    def forward_pause(self, number: int) -> Callable[[bool], None]:
         raise NotImplementedError
 
     def launch(self, job: TrialJob) -> Future:
@@ -95,5 +101,6 @@ class RemoteExecutor:
         for job in jobs:
             self.relay.reporters[job.number] = job.reporter
             job.reporter.on_stop(self.forward_stop(job.number))
+            job.reporter.on_pause(self.forward_pause(job.number))
             futures.append(self.launch(job))
         return futures

@@ -36,6 +36,14 @@ _STOPPED: set[tuple[str, int]] = set()  # in a worker process: (sweep, trial) th
 EVENT_CHECK_SECONDS = 1.0  # how often a trial also asks the scheduler, in case a push missed its worker
 
 
+_PAUSED: set[tuple[str, int]] = set()  # in a worker process: (sweep, trial) paused by the kernel
+
+
+async def mark_paused(prefix: str, number: int, paused: bool) -> None:
+    """Runs in every worker's event loop: the trial waits at its next epoch's end while paused."""
+    (_PAUSED.add if paused else _PAUSED.discard)((prefix, number))
+
+
 async def mark_stopped(prefix: str, number: int) -> None:
     """Runs in every worker's event loop (``client.run``, fire and forget, which Dask allows for
     coroutines only): remember that the kernel stopped this trial."""
@@ -71,6 +79,9 @@ class DaskChannel:
         if event is None:
             event = self._events[number] = Event(f"{self.prefix}-{number}")
         return "stopped" if event.is_set() else None
+
+    def paused(self, number: int) -> bool:
+        return (self.prefix, number) in _PAUSED
 
     def __getstate__(self) -> dict[str, Any]:
         return {"topic": self.topic, "prefix": self.prefix, "_events": {}, "_asked": {}}
@@ -161,6 +172,14 @@ class DaskExecutor(RemoteExecutor):
             try:
                 self.client.run(mark_stopped, self._prefix, number, wait=False)
                 Event(f"{self._prefix}-{number}", client=self.client).set()
+            except Exception:  # noqa: BLE001 - the cluster is going away; the trial ends anyway
+                pass
+        return forward
+
+    def forward_pause(self, number: int) -> Callable[[bool], None]:
+        def forward(paused: bool) -> None:
+            try:
+                self.client.run(mark_paused, self._prefix, number, paused, wait=False)
             except Exception:  # noqa: BLE001 - the cluster is going away; the trial ends anyway
                 pass
         return forward

@@ -34,14 +34,17 @@ class WorkerDied(RuntimeError):
 class QueueChannel:
     """Worker side: a Manager queue out (epochs, and which process took a trial), stop flags in."""
 
-    def __init__(self, messages: Any, stops: Any) -> None:
-        self.messages, self.stops = messages, stops
+    def __init__(self, messages: Any, stops: Any, pauses: Any) -> None:
+        self.messages, self.stops, self.pauses = messages, stops, pauses
 
     def send(self, number: int, row: dict[str, Any]) -> None:
         self.messages.put(("epoch", number, row))
 
     def stop_status(self, number: int) -> str | None:
         return self.stops.get(number)
+
+    def paused(self, number: int) -> bool:
+        return bool(self.pauses.get(number, False))
 
 
 def load_trial(payload: bytes, channel: QueueChannel) -> None:
@@ -97,8 +100,8 @@ class ProcessExecutor(RemoteExecutor):
         require_main_guard("executor='process'")
         self.workers_set = warm.borrow_slots(self.slots, self.threads)
         manager = self.workers_set.manager
-        self.messages, self.stops = manager.Queue(), manager.dict()
-        self.channel = QueueChannel(self.messages, self.stops)
+        self.messages, self.stops, self.pauses = manager.Queue(), manager.dict(), manager.dict()
+        self.channel = QueueChannel(self.messages, self.stops, self.pauses)
         self.payload = cloudpickle.dumps(train_trial)
         self.relay = MessageRelay(lambda timeout: self.messages.get(timeout=timeout), "tunewidgets-process-relay",
                                   on_worker=self._note_worker)
@@ -119,12 +122,17 @@ class ProcessExecutor(RemoteExecutor):
             self.workers[number] = process if process is not None else pid
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
-        def forward(status: str) -> None:
-            try:
-                self.stops[number] = status
-            except (EOFError, OSError, BrokenPipeError):
-                pass
-        return forward
+        return lambda status: self._set(self.stops, number, status)
+
+    def forward_pause(self, number: int) -> Callable[[bool], None]:
+        return lambda paused: self._set(self.pauses, number, paused)
+
+    @staticmethod
+    def _set(flags: Any, number: int, value: Any) -> None:
+        try:
+            flags[number] = value
+        except (EOFError, OSError, BrokenPipeError):  # the sweep is ending; the trial ends anyway
+            pass
 
     def launch(self, job: TrialJob) -> Future:
         with self.lock:

@@ -32,7 +32,7 @@ def source_of(fig):
 def test_one_scatter_per_dimension_holds_the_table(finished):
     table = finished.table()
     figures = sweep_charts(finished)
-    assert len(figures) == 4  # lr, optimizer, dropout, then the parallel coordinates
+    assert len(figures) == 5  # lr, optimizer, dropout, the parallel coordinates, the importances
     by_name = {f.name: f for f in figures}
     lr, opt, drop = by_name["tw-sweep-vs-lr"], by_name["tw-sweep-vs-optimizer"], by_name["tw-sweep-vs-dropout"]
     assert isinstance(lr.x_scale, LogScale)  # log dimension, log axis
@@ -51,13 +51,12 @@ def test_one_scatter_per_dimension_holds_the_table(finished):
 
 def test_parallel_coordinates_one_normalized_line_per_trial(finished):
     table = finished.table()
-    fig = sweep_charts(finished)[-1]
-    assert fig.name == "tw-sweep-parallel"
+    fig = {f.name: f for f in sweep_charts(finished)}["tw-sweep-parallel"]
     data = source_of(fig).data
     assert len(data["ys"]) == len(table) == 5
     assert all(0.0 <= y <= 1.0 for line in data["ys"] for y in line)
     assert all(xs == [0, 1, 2, 3] for xs in data["xs"])
-    assert fig.xaxis[0].major_label_overrides == {0: "lr", 1: "optimizer", 2: "dropout", 3: "val_accuracy"}
+    assert fig.xaxis[0].major_label_overrides == {0: "lr (log)", 1: "optimizer", 2: "dropout", 3: "val_accuracy"}
     rows = table.set_index("trial")
     for trial, ys, value in zip(data["trial"], data["ys"], data["value"]):
         row = rows.loc[trial]
@@ -139,3 +138,28 @@ def test_plotting_modules_import_bokeh_only(module):
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             roots.add(node.module.split(".")[0])
     assert roots <= {"bokeh", "__future__", "math", "threading", "typing"}, roots
+
+
+def test_the_parallel_coordinates_can_show_only_the_best_share(finished):
+    table = finished.table()
+    best = {f.name: f for f in sweep_charts(finished, top=0.4)}["tw-sweep-parallel"]
+    trials = source_of(best).data["trial"]
+    assert sorted(trials) == sorted(table["trial"].iloc[:2]) and "best 40%" in best.title.text
+    with pytest.raises(ValueError, match="top=2"):
+        sweep_charts(finished, top=2)
+
+
+def test_importances_name_each_dimension_and_share_the_variation(finished):
+    importances = finished.importances()
+    assert set(importances) == set(SPACE.names) and sum(importances.values()) == pytest.approx(1.0)
+    fig = {f.name: f for f in sweep_charts(finished)}["tw-sweep-importance"]
+    data = source_of(fig).data
+    assert set(data["name"]) == set(SPACE.names) and data["importance"][-1] == max(importances.values())
+
+
+def test_every_chart_works_for_a_loaded_sweep(digits, base, tmp_path):
+    url = f"sqlite:///{tmp_path}/charts.db"
+    tw.sweep(digits, SPACE, strategy="grid", n_trials=4, base=base, seed=0, storage=url, name="c")
+    loaded = tw.load_sweep(url, "c")
+    names = {f.name for f in sweep_charts(loaded, top=0.5)}
+    assert {"tw-sweep-parallel", "tw-sweep-importance", "tw-sweep-vs-lr"} <= names

@@ -111,9 +111,14 @@ def test_the_plot_got_every_epoch_of_every_trial_once(finished):
 
 def test_charts_appear_under_the_panel_when_the_sweep_ends(finished):
     panel, _, _, _ = finished
-    assert len(panel.charts.children) == 2
-    names = {m.name for m in panel.charts.children[1]._model.references() if getattr(m, "name", None)}
-    assert {"tw-sweep-vs-lr", "tw-sweep-vs-units", "tw-sweep-parallel"} <= names
+    assert len(panel.charts.children) == 3  # title, the top-k% choice, the figures
+    view = panel.charts.children[2]
+    names = {m.name for m in view.bokeh_model.references() if getattr(m, "name", None)}
+    assert {"tw-sweep-vs-lr", "tw-sweep-vs-units", "tw-sweep-parallel", "tw-sweep-importance"} <= names
+    panel.charts.top.value = 0.5  # only the best half of the trials in the parallel coordinates
+    view = panel.charts.children[2]
+    parallel = next(m for m in view.bokeh_model.references() if getattr(m, "name", None) == "tw-sweep-parallel")
+    assert "best 50%" in parallel.title.text
 
 
 def test_apply_best_and_a_clicked_row_load_into_the_linked_train_panel(finished):

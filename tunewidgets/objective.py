@@ -25,6 +25,8 @@ MINIMIZED_SUFFIXES = ("loss", "mse", "mae", "seconds", "params")
 BUILT_IN_METRICS = {"classification": ("val_accuracy", "val_f1", "val_recall", "val_loss", "train_loss"),
                     "regression": ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")}
 DEFAULT_METRIC = {"classification": "val_accuracy", "regression": "val_loss"}
+# Objectives that are not history metrics: a trial's model size and its training time (both minimized).
+COST_OBJECTIVES = ("params", "seconds")
 
 
 def is_finite_number(value: Any) -> bool:
@@ -56,10 +58,11 @@ class Objective:
     @classmethod
     def for_task(cls, task: str, metric: str | None = None, direction: str | None = None,
                  custom_metrics: Iterable[str] = ()) -> "Objective":
-        """The objective of a torch sweep: ``metric`` must be a history column of ``task`` runs
-        (custom metrics ``name`` give ``val_<name>``); a ``ValueError`` lists the allowed ones."""
+        """The objective of a torch sweep: ``metric`` must be a history column of ``task`` runs (custom
+        metrics ``name`` give ``val_<name>``), or ``params`` / ``seconds`` (the model's size, the trial's
+        time); a ``ValueError`` lists the allowed ones."""
         objective = cls(metric or DEFAULT_METRIC[task], direction)
-        allowed = BUILT_IN_METRICS[task] + tuple(f"val_{name}" for name in custom_metrics)
+        allowed = BUILT_IN_METRICS[task] + tuple(f"val_{name}" for name in custom_metrics) + COST_OBJECTIVES
         if objective.metric not in allowed:
             raise ValueError(f"metric={objective.metric!r} is not allowed for {task}: must be one of {allowed}")
         return objective

@@ -102,10 +102,18 @@ def _normalize(values: list, kind: str, factors: list[str] | None) -> tuple[list
 
 def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], log: Sequence[str] = (),
                                 categorical: dict[str, Sequence[Any]] | Sequence[str] = (),
-                                direction: str = "maximize", width: int = 720, height: int = 320):
+                                direction: str = "maximize", width: int = 720, height: int = 320,
+                                top: float | None = None):
     """One line per trial across normalized axes (each hyperparameter, then the metric), colored by the
-    metric; the best trials are drawn last, on top. Axis ends are labelled with their real values."""
+    metric; the best trials are drawn last, on top. Axis ends are labelled with their real values;
+    ``log`` axes are spaced by decades and named so. ``top`` (e.g. 0.25) keeps only that best fraction
+    of the trials, so the good region stands out."""
     rows = _rows(table, metric, params)
+    if top is not None:
+        if not (isinstance(top, (int, float)) and 0 < top <= 1):
+            raise ValueError(f"top={top!r} is not allowed: must be a fraction > 0 and <= 1, e.g. 0.25")
+        rows.sort(key=lambda r: -r[metric] if direction == "maximize" else r[metric])
+        rows = rows[:max(1, math.ceil(top * len(rows)))]
     order = categorical if isinstance(categorical, dict) else {name: None for name in categorical}
     axes = [*params, metric]
     columns, lows, highs = {}, [], []
@@ -127,7 +135,8 @@ def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], 
             "status": [rows[i]["status"] for i in drawn]}
     palette = Viridis256 if direction == "maximize" else tuple(reversed(Viridis256))
     mapper = LinearColorMapper(palette=palette, low=min(metrics, default=0.0), high=max(metrics, default=1.0))
-    fig = figure(title=f"parallel coordinates (color: {metric})", width=width, height=height, tools=TOOLS,
+    shown = f", best {round(100 * top)}% of trials" if top is not None else ""
+    fig = figure(title=f"parallel coordinates (color: {metric}{shown})", width=width, height=height, tools=TOOLS,
                  x_range=Range1d(-0.3, len(axes) - 0.7), y_range=Range1d(-0.12, 1.12), name="tw-sweep-parallel")
     source = ColumnDataSource(data, name="tw-sweep-parallel-lines")
     lines = fig.multi_line("xs", "ys", source=source, line_color={"field": "value", "transform": mapper},
@@ -139,7 +148,7 @@ def parallel_coordinates_figure(table: Any, metric: str, params: Sequence[str], 
     fig.text("x", "y", text="text", source=ends, text_align="center", text_baseline="middle",
              text_font_size="8pt", text_color="#555555")
     fig.xaxis.ticker = FixedTicker(ticks=list(range(len(axes))))
-    fig.xaxis.major_label_overrides = {i: name for i, name in enumerate(axes)}
+    fig.xaxis.major_label_overrides = {i: f"{name} (log)" if name in log else name for i, name in enumerate(axes)}
     fig.yaxis.visible = False
     fig.ygrid.visible = False
     fig.xgrid.ticker = FixedTicker(ticks=list(range(len(axes))))
@@ -156,11 +165,25 @@ def space_hints(space: Any) -> tuple[list[str], dict[str, list]]:
     return log, choices
 
 
-def sweep_charts(sweep: Any, width: int = 280, height: int = 240) -> list:
-    """The metric against each hyperparameter and the parallel coordinates of ``sweep`` (a ``tw.Sweep``).
+def importance_figure(importances: dict[str, float], width: int = 420, height: int | None = None):
+    """A bar per hyperparameter: how much of the metric's variation it explains (e.g. Optuna's fANOVA
+    importances, ``Sweep.importances()``), the most important on top."""
+    names = list(importances)[::-1]
+    source = ColumnDataSource({"name": names, "importance": [importances[n] for n in names]},
+                              name="tw-sweep-importance-data")
+    fig = figure(title="hyperparameter importance", y_range=names or [""], width=width,
+                 height=height or 90 + 28 * max(1, len(names)), tools="save", x_axis_label="share of variation",
+                 name="tw-sweep-importance")
+    fig.hbar(y="name", right="importance", height=0.6, source=source, color="#1f77b4")
+    fig.add_tools(HoverTool(tooltips=[("", "@name"), ("importance", "@importance{0.000}")]))
+    fig.x_range.start = 0
+    return fig
 
-    ``tw.show(*sweep_charts(sw))`` puts them in the notebook.
-    """
+
+def sweep_charts(sweep: Any, width: int = 280, height: int = 240, top: float | None = None) -> list:
+    """The metric against each hyperparameter, the parallel coordinates (``top``: only the best fraction)
+    and, once trials completed, the hyperparameters' importance, of ``sweep`` (a ``tw.Sweep``, live or
+    loaded). ``tw.show(*sweep_charts(sw))`` puts them in the notebook."""
     table = sweep.table()
     log, choices = space_hints(sweep.space)
     params = _table_params(table, sweep.space.names, sweep.metric)
@@ -169,9 +192,12 @@ def sweep_charts(sweep: Any, width: int = 280, height: int = 240) -> list:
     categorical = {column[n]: values for n, values in choices.items()}
     figures = metric_figures(table, sweep.metric, params, log=log_cols, categorical=categorical, width=width,
                              height=height)
-    parallel = parallel_coordinates_figure(table, sweep.metric, params, log=log_cols, categorical=categorical,
-                                           direction=sweep.direction)
-    return [*figures, parallel]
+    figures.append(parallel_coordinates_figure(table, sweep.metric, params, log=log_cols, categorical=categorical,
+                                               direction=sweep.direction, top=top))
+    importances = sweep.importances()
+    if importances:
+        figures.append(importance_figure(importances))
+    return figures
 
 
 def _table_params(table: Any, names: Sequence[str], metric: str) -> list[str]:

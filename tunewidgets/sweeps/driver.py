@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 from ..engine.events import EventChannel, MetricEvent
 from ..objective import Objective, is_finite_number
 from .protocol import Executor, Reporter, TrialJob, TrialResult
-from .results import RESULT_ATTR, TrialRecord, note_rerun
+from .results import RESULT_ATTR, TrialRecord, note_rerun, objective_value
 from .storage import Heartbeat
 from .trials import error_text
 
@@ -45,9 +45,10 @@ class SweepDriver:
     """Runs the trials of one start (or resume) of a sweep; ``stop()`` from any thread is final:
     no trial is registered, and so none trains, once it has returned."""
 
-    def __init__(self, study: optuna.Study, objective: Objective, distributions: dict[str, Any], book: TrialBook,
-                 job_params: Callable[[dict[str, Any]], dict[str, Any]], heartbeat: Heartbeat | None = None) -> None:
-        self.study, self.objective, self.book = study, objective, book
+    def __init__(self, study: optuna.Study, objectives: list[Objective], distributions: dict[str, Any],
+                 book: TrialBook, job_params: Callable[[dict[str, Any]], dict[str, Any]],
+                 heartbeat: Heartbeat | None = None) -> None:
+        self.study, self.objectives, self.objective, self.book = study, objectives, objectives[0], book
         self.heartbeat = heartbeat
         self.distributions = distributions
         self.job_params = job_params
@@ -140,8 +141,8 @@ class SweepDriver:
         """Give Optuna the objective's value of an epoch once (its intermediate value, for the pruner);
         True when it was given now."""
         value, epoch = row.get(self.objective.metric), int(row["epoch"])
-        if not is_finite_number(value) or epoch in record.reported:
-            return False
+        if len(self.objectives) > 1 or not is_finite_number(value) or epoch in record.reported:
+            return False  # Optuna takes no intermediate values with several objectives
         self._trials[number].report(float(value), epoch)
         record.reported.add(epoch)
         return True
@@ -165,9 +166,11 @@ class SweepDriver:
             value = result.value if is_finite_number(result.value) else self.objective.best_of_rows(rows)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
+            if len(self.objectives) > 1:
+                record.values = [objective_value(o, rows, result.seconds, result.extra) for o in self.objectives]
             trial.set_user_attr(RESULT_ATTR, record.to_attr())
             if status == "complete":
-                self.study.tell(trial, value)
+                self.study.tell(trial, record.values or value)
             else:
                 self.study.tell(trial, state=TrialState.FAIL if status == "failed" else TrialState.PRUNED)
             self._reporters.pop(job.number, None)

@@ -27,12 +27,13 @@ from .study import Sweep, check_n_trials
 from .trials import TorchTrial
 
 
-def new_study(storage: Any, shown: str, name: str | None, objective: Objective, sampler, pruner) -> optuna.Study:
-    """A new Optuna study in ``storage`` (an opened storage, ``shown`` as its masked URL); a taken name
-    is a ``ValueError`` before any trial."""
+def new_study(storage: Any, shown: str, name: str | None, objectives: list[Objective], sampler,
+              pruner) -> optuna.Study:
+    """A new Optuna study in ``storage`` (an opened storage, ``shown`` as its masked URL), with one
+    direction per objective; a taken name is a ``ValueError`` before any trial."""
     name = name or f"sweep-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     try:
-        return optuna.create_study(storage=storage, study_name=name, direction=objective.direction,
+        return optuna.create_study(storage=storage, study_name=name, directions=[o.direction for o in objectives],
                                    sampler=sampler, pruner=pruner)
     except optuna.exceptions.DuplicatedStudyError:
         raise ValueError(f"name={name!r} is taken: a sweep with this name is already in {shown!r}; load it "
@@ -40,7 +41,7 @@ def new_study(storage: Any, shown: str, name: str | None, objective: Objective, 
                          ) from None
 
 
-def launch(train_trial: Callable, space: Space, objective: Objective, info: dict[str, Any], *, strategy: Any,
+def launch(train_trial: Callable, space: Space, objectives: list[Objective], info: dict[str, Any], *, strategy: Any,
            n_trials: int | None, pruner: Any, max_epochs: int, executor: Any, storage: Any, name: str | None,
            seed: int | None, base: HParams | None = None, group_size: int | None = None,
            background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
@@ -54,13 +55,14 @@ def launch(train_trial: Callable, space: Space, objective: Objective, info: dict
     pruner_obj = make_pruner(pruner, max_epochs)
     executor_obj = make_executor(executor, group_size)
     storage_obj = open_storage(storage)
-    study = new_study(storage_obj, mask_url(storage), name, objective, sampler, pruner_obj)
-    study.set_user_attr(SWEEP_ATTR, {**info, "space": space.to_dict(), **objective.to_dict(),
+    study = new_study(storage_obj, mask_url(storage), name, objectives, sampler, pruner_obj)
+    study.set_user_attr(SWEEP_ATTR, {**info, "space": space.to_dict(), **objectives[0].to_dict(),
+                                     "objectives": [o.to_dict() for o in objectives],
                                      "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
                                      "seed": seed, "n_trials": n_trials})
-    sw = Sweep(study, space, objective, study.user_attrs[SWEEP_ATTR], base=base, train_trial=train_trial,
+    sw = Sweep(study, space, objectives[0], study.user_attrs[SWEEP_ATTR], base=base, train_trial=train_trial,
                executor=executor if group_size is None else executor_obj, quiet=quiet,  # resume keeps the group size
-               storage=storage_obj)
+               storage=storage_obj, objectives=objectives)
     sw.plan(executor_obj, n_trials)
     return sw.start(background) if start else sw
 
@@ -75,7 +77,8 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
           base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
           storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
           direction: str | None = None, metrics: dict[str, Callable] | None = None, background: bool = False,
-          group_size: int | None = None, start: bool = True, quiet: bool = False) -> Sweep:
+          group_size: int | None = None, start: bool = True, quiet: bool = False,
+          objectives: list[Any] | None = None) -> Sweep:
     """Search hyperparameters of a torch model on ``data``; return the ``Sweep``.
 
     ``strategy``: "grid", "random", "bayes" (TPE) or "gp". ``n_trials`` defaults to the whole grid,
@@ -102,13 +105,40 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
         raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
     base = as_hparams(base)
     metrics = check_metrics(metrics)
-    objective = Objective.for_task(data.task, metric, direction, metrics)
+    objective_list = objectives_of(data, metric, direction, metrics, objectives, pruner)
     info = {"kind": "torch", "base": _base_for_storage(base), "data": data.name, "task": data.task,
             "metrics": sorted(metrics)}
-    return launch(TorchTrial(data, objective, metrics), space, objective, info, strategy=strategy,
+    return launch(TorchTrial(data, objective_list[0], metrics), space, objective_list, info, strategy=strategy,
                   n_trials=n_trials, pruner=pruner, max_epochs=max_epochs_of(space, base), executor=executor,
                   storage=storage, name=name, seed=seed, base=base, group_size=group_size, background=background,
                   start=start, quiet=quiet)
+
+
+def objectives_of(data: Data, metric: str | None, direction: str | None, metrics: dict[str, Callable],
+                  objectives: list[Any] | None, pruner: Any) -> list[Objective]:
+    """The sweep's objectives: ``metric`` (one), or ``objectives`` (names, ``(name, direction)`` pairs,
+    or ``tw.Objective``s), each checked against the task's history columns."""
+    if objectives is None:
+        return [Objective.for_task(data.task, metric, direction, metrics)]
+    if metric is not None or direction is not None:
+        raise ValueError("pass either metric=/direction= (one objective) or objectives=[...] (several), not both")
+    if isinstance(objectives, (str, Objective)) or not objectives:
+        raise ValueError(f"objectives={objectives!r} is not allowed: must be a list such as ['val_accuracy', 'params']")
+    found = []
+    for item in objectives:
+        if isinstance(item, Objective):
+            name, way = item.metric, item.direction
+        elif isinstance(item, str):
+            name, way = item, None
+        else:
+            name, way = tuple(item)  # (name, direction)
+        found.append(Objective.for_task(data.task, name, way, metrics))
+    if len({o.metric for o in found}) != len(found):
+        raise ValueError(f"objectives={[o.metric for o in found]} name the same metric twice")
+    if len(found) > 1 and pruner not in (None, "none"):
+        raise ValueError(f"pruner={pruner!r} does not apply to several objectives: a pruner judges one value per "
+                         f"epoch, and a trial behind in one objective may lead in another; leave pruner=None")
+    return found
 
 
 def _base_for_storage(base: HParams) -> dict[str, Any]:
@@ -151,8 +181,10 @@ def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") 
     max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"])) if info["kind"] == "torch" else 1
     pruner = info.get("pruner")
     study.pruner = make_pruner(pruner if pruner in ("median", "halving", "hyperband") else None, max_epochs)
-    sw = Sweep(study, space, Objective(info["metric"], info["direction"]), info, base=base, executor=executor,
-               storage=storage_obj)
+    objectives = [Objective(o["metric"], o["direction"]) for o in info.get("objectives") or
+                  [{"metric": info["metric"], "direction": info["direction"]}]]
+    sw = Sweep(study, space, objectives[0], info, base=base, executor=executor, storage=storage_obj,
+               objectives=objectives)
     sw.refresh()
     sw.status = "loaded"
     return sw

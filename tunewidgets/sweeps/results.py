@@ -39,16 +39,17 @@ class TrialRecord:
     started: float = field(default_factory=time.time)
     extra: dict[str, Any] = field(default_factory=dict)
     reported: set = field(default_factory=set, repr=False)  # epochs already given to Optuna
+    values: list[float] = field(default_factory=list)  # one per objective when a sweep has several
 
     def to_attr(self) -> dict[str, Any]:
         return {"status": self.status, "value": self.value, "error": self.error, "seconds": self.seconds,
-                "rows": self.rows, "extra": self.extra}
+                "rows": self.rows, "extra": self.extra, "values": self.values}
 
 
     def copy(self) -> "TrialRecord":
         """A snapshot another thread may read while the sweep goes on."""
         return TrialRecord(self.number, dict(self.params), self.status, self.value, list(self.rows), self.error,
-                           self.seconds, self.started, dict(self.extra), set(self.reported))
+                           self.seconds, self.started, dict(self.extra), set(self.reported), list(self.values))
 
 
 def record_from_trial(trial: Any, metric: str) -> TrialRecord:
@@ -58,7 +59,8 @@ def record_from_trial(trial: Any, metric: str) -> TrialRecord:
     if attr is not None:
         return TrialRecord(trial.number, dict(trial.params), attr["status"], _float(attr["value"]),
                            [dict(r) for r in attr["rows"]], attr["error"], attr["seconds"], started,
-                           dict(attr.get("extra") or {}), set(trial.intermediate_values))
+                           dict(attr.get("extra") or {}), set(trial.intermediate_values),
+                           [_float(v) for v in attr.get("values") or []])
     # Not finished by a sweep: running elsewhere, or its process died (then failed as stale, with no
     # result written: "interrupted"), or made by other Optuna code.
     state = trial.state.name.lower()
@@ -79,6 +81,40 @@ def note_rerun(records: dict[int, TrialRecord], trial: Any) -> None:
 
 def _float(v: Any) -> float:
     return math.nan if v is None else float(v)
+
+
+def objective_value(objective: Objective, rows: list[dict[str, Any]], seconds: float,
+                    extra: dict[str, Any]) -> float:
+    """A trial's value for one objective: the best over its epochs, or its model size or time."""
+    if objective.metric == "seconds":
+        return seconds
+    if objective.metric == "params":
+        return _float(extra.get("params"))
+    return objective.best_of_rows(rows)
+
+
+def pareto_fronts(points: list[list[float]], objectives: list[Objective]) -> list[int]:
+    """Each point's Pareto front, 1 for the non-dominated ones (0: a point with a missing value).
+
+    A point dominates another when it is at least as good in every objective and better in one.
+    """
+    keys: list[list[float] | None] = []
+    for point in points:  # smaller is better in every key; a missing value leaves the point out
+        sort_keys = [o.sort_key(v) for o, v in zip(objectives, point)]
+        complete = len(sort_keys) == len(objectives) and all(missing == 0 for missing, _ in sort_keys)
+        keys.append([key for _, key in sort_keys] if complete else None)
+    fronts, left, front = [0] * len(points), {i for i, k in enumerate(keys) if k is not None}, 1
+    while left:
+        current = {i for i in left if not any(_dominates(keys[j], keys[i]) for j in left if j != i)}
+        for i in current:
+            fronts[i] = front
+        left -= current
+        front += 1
+    return fronts
+
+
+def _dominates(a: list, b: list) -> bool:
+    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
 def best_record(records: list[TrialRecord], objective: Objective) -> TrialRecord | None:
@@ -109,9 +145,13 @@ def param_columns(param_names: list[str], metric: str) -> dict[str, str]:
     return {name: f"param_{name}" if name in fixed else name for name in param_names}
 
 
-def results_table(records: list[TrialRecord], param_names: list[str], objective: Objective) -> pd.DataFrame:
-    """The ranked table, best first. Running trials show their best value so far."""
+def results_table(records: list[TrialRecord], param_names: list[str], objective: Objective,
+                  objectives: list[Objective] | None = None) -> pd.DataFrame:
+    """The ranked table, best first. Running trials show their best value so far. With several
+    objectives, each has a column, ``pareto`` marks the non-dominated complete trials, and the rank
+    is the Pareto front (then the first objective)."""
     metric = objective.metric
+    more = [o for o in (objectives or [])[1:] if o.metric not in ("seconds", metric)]
     now = time.time()
     columns_of = param_columns(param_names, metric)
     rows = []
@@ -120,15 +160,28 @@ def results_table(records: list[TrialRecord], param_names: list[str], objective:
         seconds = r.seconds if r.status != "running" else now - r.started
         row = {"trial": r.number, "status": r.status, metric: value, "epochs_trained": len(r.rows),
                "seconds": seconds}
+        row.update({o.metric: objective_value(o, r.rows, seconds, r.extra) for o in more})
         row.update({columns_of[name]: r.params.get(name) for name in param_names})
-        row.update(r.extra)
+        row.update({k: v for k, v in r.extra.items() if k not in row})
         row["error"] = r.error or ""
         rows.append(row)
-    columns = ["rank", "trial", "status", metric, "epochs_trained", "seconds", *columns_of.values()]
+    first = ["rank", "trial", "status", metric, *[o.metric for o in more]]
+    columns = [*first, "epochs_trained", "seconds", *columns_of.values()]
     if not rows:
         return pd.DataFrame(columns=columns + ["error"])
     table = pd.DataFrame(rows)
-    table.insert(0, "rank", rank_order(list(table["status"]), list(table[metric]), objective))
+    ranks = rank_order(list(table["status"]), list(table[metric]), objective)
+    if objectives and len(objectives) > 1:
+        points = [[row[o.metric] for o in objectives] if row["status"] == "complete" else [math.nan] for row in rows]
+        fronts = pareto_fronts(points, objectives)
+        table.insert(3, "pareto", [f == 1 for f in fronts])
+        first.insert(3, "pareto")
+        columns.insert(3, "pareto")
+        order = sorted(range(len(rows)), key=lambda i: (fronts[i] == 0, fronts[i], ranks[i]))
+        ranks = [0] * len(rows)
+        for position, i in enumerate(order, start=1):
+            ranks[i] = position
+    table.insert(0, "rank", ranks)
     table = table.sort_values(["rank", "trial"], kind="stable").reset_index(drop=True)
     extra = [c for c in table.columns if c not in columns and c != "error"]
     return table[columns + extra + ["error"]]

@@ -96,6 +96,6 @@ def sweep_estimator(estimator: Any, param_grid_or_space: Any, X: Any, y: Any, cv
         raise ValueError(f"estimator={estimator!r} is not allowed: must be a scikit-learn estimator (fit, get_params)")
     space = _as_space(estimator, param_grid_or_space)
     info = {"kind": "sklearn", "estimator": repr(estimator), "cv": repr(cv), "scoring": repr(scoring)}
-    return launch(CVTrial(estimator, X, y, cv, scoring), space, Objective(METRIC, "maximize"), info,
+    return launch(CVTrial(estimator, X, y, cv, scoring), space, [Objective(METRIC, "maximize")], info,
                   strategy=strategy, n_trials=n_trials, pruner=pruner, max_epochs=1, executor=executor,
                   storage=storage, name=name, seed=seed, background=background)

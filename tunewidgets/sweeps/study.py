@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from ..engine.checks import require_data
 from ..engine.data import Data
@@ -57,8 +58,10 @@ class Sweep(HasObjective):
 
     def __init__(self, study: optuna.Study, space: Space, objective: Objective, info: dict[str, Any],
                  base: HParams | None = None, train_trial: Any = None, executor: Any = "thread",
-                 records: dict[int, TrialRecord] | None = None, quiet: bool = False, storage: Any = None) -> None:
+                 records: dict[int, TrialRecord] | None = None, quiet: bool = False, storage: Any = None,
+                 objectives: list[Objective] | None = None) -> None:
         self.study, self.space, self.objective, self.info = study, space, objective, info
+        self.objectives = objectives or [objective]  # several: a multi-objective (Pareto) sweep
         self.storage = storage  # the Optuna storage object (None: in memory)
         self.base = base
         self.train_trial = train_trial
@@ -162,7 +165,7 @@ class Sweep(HasObjective):
         if note is None:
             executor.open(self.train_trial)
         heartbeat = Heartbeat(self.storage, self.name) if heartbeat_enabled(self.storage) else None
-        self._driver = driver = SweepDriver(self.study, self.objective, distributions(self.space), self.book,
+        self._driver = driver = SweepDriver(self.study, self.objectives, distributions(self.space), self.book,
                                             self._job_params, heartbeat)
         self.error = None
         self.status = "running"
@@ -248,7 +251,7 @@ class Sweep(HasObjective):
     def table(self) -> pd.DataFrame:
         """One row per trial, ranked best first: rank, trial, status, the metric (best over epochs),
         epochs, seconds, each hyperparameter of the space, error (failed trials last, kept)."""
-        return results_table(self.records(), self.space.names, self.objective)
+        return results_table(self.records(), self.space.names, self.objective, self.objectives)
 
     def curves(self) -> pd.DataFrame:
         """Every trial's per-epoch history in one long frame (``trial``, ``status``, ``epoch``, metrics)."""
@@ -258,6 +261,29 @@ class Sweep(HasObjective):
     def runs(self) -> dict[int, pd.DataFrame]:
         """Each trial's history (like ``Run.history``), by trial number."""
         return {r.number: history_frame(r) for r in self.records()}
+
+    def importances(self) -> dict[str, float]:
+        """How much each hyperparameter mattered to the (first) objective, highest first: Optuna's fANOVA
+        importances over the complete trials; empty before two trials completed or when they all agree."""
+        complete = [t for t in self.study.trials if t.state == TrialState.COMPLETE]
+        if len(complete) < 2 or not self.space.names:
+            return {}
+        target = (lambda t: t.values[0]) if len(self.objectives) > 1 else None
+        try:
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(self.study, target=target).items()}
+        except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. one distinct value per parameter
+            return {}
+
+    def pareto_front(self) -> list[HParams | dict[str, Any]]:
+        """The hyperparameters of the Pareto-optimal trials (none better in every objective), in the
+        table's order (best first in the first objective)."""
+        if len(self.objectives) < 2:
+            raise ValueError("pareto_front() needs several objectives: tw.sweep(..., objectives=['val_accuracy', "
+                             "'params'])")
+        table = self.table()
+        params = {r.number: r.params for r in self.records()}
+        return [params[int(t)] if self.base is None else self.base.replace(**params[int(t)])
+                for t in table.loc[table["pareto"], "trial"]]
 
     @property
     def best_trial(self) -> TrialRecord | None:

@@ -95,13 +95,14 @@ def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
     return TrialResult(run.status, objective.best_of_rows(rows), rows, error, time.perf_counter() - started,
-                       cost_columns(rows, run.peak_memory_bytes))
+                       cost_columns(rows, run.peak_memory_bytes, run.n_parameters))
 
 
-def cost_columns(rows: list[dict[str, Any]], peak_bytes: int) -> dict[str, float]:
-    """What a trial cost, for the table: seconds per epoch and the memory it added at its peak (MiB)."""
+def cost_columns(rows: list[dict[str, Any]], peak_bytes: int, params: int) -> dict[str, float]:
+    """What a trial cost, for the table: its model's size, seconds per epoch and the memory it added
+    at its peak (MiB)."""
     per_epoch = sum(r.get("seconds", 0.0) for r in rows) / len(rows) if rows else math.nan
-    return {"seconds_per_epoch": per_epoch, "peak_memory_mib": peak_bytes / 2**20}
+    return {"params": params, "seconds_per_epoch": per_epoch, "peak_memory_mib": peak_bytes / 2**20}
 
 
 def run_trial(train_trial: Any, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:

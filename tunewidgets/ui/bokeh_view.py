@@ -71,6 +71,11 @@ class BokehView(BokehModel):
         self.patches_sent += 1
         super()._document_patched(event)
 
+    @property
+    def bokeh_model(self) -> Any:
+        """The Bokeh layout (or figure) this widget shows."""
+        return self._model
+
     def get_state(self, key: Any = None, drop_defaults: bool = False) -> dict[str, Any]:
         """The state a page receives, with the render bundle built from the document as it is now: a
         page that connects after data was streamed (Voila runs the notebook before its page connects;

@@ -20,13 +20,16 @@ from ..engine.data import Data
 from ..engine.lr_finder import lr_find
 from ..engine.threads import train_in_background
 from ..hparams import HParams, as_hparams
+from ..plotting.pareto import ParetoChart
 from ..plotting.sweep_curves import SweepCurves
 from ..space import LogUniform, Space
 from ..sweeps import Sweep, sweep as new_sweep
+from ..sweeps.results import param_columns
 from .bokeh_view import BokehView
 from .panel import Panel
 from .points import epoch_points, finite_or_nan
 from .space_editor import SpaceEditor
+from .sweep_charts_box import SweepChartsBox
 from .sweep_format import format_best, format_sweep_progress
 from .sweep_settings import SweepSettings
 from .sweep_table import SweepTable
@@ -61,7 +64,8 @@ class SweepPanel(Panel):
     ``rollover`` bounds the points kept in the live plot.
     """
 
-    BUTTONS = (("launch", "Launch", "rocket", "success"), ("stop", "Stop", "stop", "danger", "tw-sweep-stop"),
+    BUTTONS = (("launch", "Launch", "rocket", "success"), ("pause", "Pause", "pause", "", "tw-sweep-pause"),
+               ("stop", "Stop", "stop", "danger", "tw-sweep-stop"),
                ("apply_best", "Apply best", "check", "info"), ("lr_range", "Range from LR finder", "search", ""))
     CSS_CLASS = "tw-sweep-panel"
     STATUS_CLASS = "tw-sweep-status"
@@ -71,7 +75,7 @@ class SweepPanel(Panel):
     def __init__(self, data: Data, space: Space | dict | None = None, base: HParams | dict | None = None,
                  train_panel: Any = None, *, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
                  executor: str = "thread", seed: int | None = None, show_charts: bool = True, rollover: int = 5000,
-                 rate: float = 10.0, **kwargs: Any) -> None:
+                 rate: float = 10.0, objectives: tuple[str, ...] = (), **kwargs: Any) -> None:
         super().__init__(data, rate=rate, **kwargs)
         self.base = as_hparams(base)
         self.seed = seed
@@ -80,21 +84,24 @@ class SweepPanel(Panel):
         self.sweep: Sweep | None = None
         self.sweeps: list[Sweep] = []
         self.editor = SpaceEditor(Space(**space) if isinstance(space, dict) else space)
-        self.settings_form = SweepSettings(strategy, n_trials, pruner, executor, self.base.epochs)
+        self.settings_form = SweepSettings(strategy, n_trials, pruner, executor, self.base.epochs, self.metric,
+                                           objectives)
         self.settings = self.settings_form.fields
         self.best_label = widgets.HTML("").add_class("tw-sweep-best")
         self.curves = SweepCurves(self.metric, rollover=rollover)
         self.plots = BokehView(self.curves.figure, lock=self.curves.lock)
         self.table = self._new_table([])
         self.table_box = widgets.VBox([self.table])
-        self.charts = widgets.VBox([]).add_class("tw-sweep-charts")
+        self.charts = SweepChartsBox()
+        self.pareto = ParetoChart(visible=False)
+        self.pareto_view = BokehView(self.pareto.figure, lock=self.pareto.lock)
         self.stream_calls = self.patch_calls = 0
         self._plotted: dict[int, int] = {}  # the last epoch plotted of each trial
         self._finalized = True
         self._set_body(
             widgets.HTML("<b>Search space</b> (tick what to search; the rest comes from the base values)"),
             self.editor, self.settings_form, widgets.HBox(list(self.buttons.values())),
-            widgets.HBox([self.progress, self.status]), self.best_label, self.message, self.plots,
+            widgets.HBox([self.progress, self.status]), self.best_label, self.message, self.plots, self.pareto_view,
             widgets.HTML("<b>Trials</b>, ranked (click a trial to load it into the linked TrainPanel)"),
             self.table_box, self.charts)
         for form in (self.editor, self.settings_form):
@@ -142,7 +149,7 @@ class SweepPanel(Panel):
         s = self.settings_form.checked()
         sw = new_sweep(self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
                        base=self.base.replace(epochs=s["epochs"]), pruner=s["pruner"], executor=s["executor"],
-                       seed=self.seed, quiet=True, start=False)
+                       seed=self.seed, quiet=True, start=False, objectives=list(s["objectives"]) or None)
         feed = SweepFeed(sw)
         with self.view_lock:  # the pump shows the new sweep's events only once the view is set up for it
             self._pump.watch(feed)
@@ -160,7 +167,11 @@ class SweepPanel(Panel):
         self.sweeps.append(sw)
         self._finalized = False
         self.curves.clear()
-        self.charts.children = []
+        self.charts.clear()
+        with self.pareto.lock:
+            self.pareto.figure.visible = len(sw.objectives) > 1
+        if len(sw.objectives) > 1:
+            self.pareto.set_axes(sw.objectives[0].metric, sw.objectives[1].metric)
         self.table = self._new_table(list(sw.space.names))
         self.table_box.children = [self.table]
         self._plotted.clear()
@@ -168,6 +179,20 @@ class SweepPanel(Panel):
         self.best_label.value = ""
         self._show_sweep_progress()
         self._sync_buttons()
+
+    def pause(self) -> None:
+        """Hold the running sweep: its trials pause where they are and no new one starts."""
+        if self.active and self.sweep.status == "running":
+            self.sweep.pause()
+            self.show_info("paused: running trials hold where they are (workers: at their epoch's end)")
+            self._sync_buttons()
+
+    def resume(self) -> None:
+        """Carry on a paused sweep."""
+        if self.sweep is not None and self.sweep.status == "paused":
+            self.sweep.resume()
+            self.show_info("")
+            self._sync_buttons()
 
     def stop(self) -> None:
         """End the running sweep: no new trials, running ones stop within an epoch; finished ones stay."""
@@ -219,6 +244,9 @@ class SweepPanel(Panel):
     # ---- buttons (a click on button ``key`` calls ``_on_<key>``) ---------------------------------
     _on_launch, _on_stop, _on_apply_best = launch, stop, apply_best
 
+    def _on_pause(self) -> None:
+        self.resume() if self.sweep is not None and self.sweep.status == "paused" else self.pause()
+
     def _on_lr_range(self) -> None:
         """In a training thread, so the page stays live; the button is disabled meanwhile."""
         self.show_info("running the learning-rate range test...")
@@ -242,6 +270,9 @@ class SweepPanel(Panel):
         b = self.buttons
         b["launch"].disabled = active or not self.valid
         b["stop"].disabled = not active
+        paused = active and self.sweep.status == "paused"
+        b["pause"].disabled = not active
+        b["pause"].description, b["pause"].icon = ("Resume", "play") if paused else ("Pause", "pause")
         b["apply_best"].disabled = self.train_panel is None or self.sweep is None or self.sweep.best_value is None
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
@@ -267,6 +298,19 @@ class SweepPanel(Panel):
             self.patch_calls += self.curves.finish(trial, status)
         if finished:
             self._show_best()
+            if len(feed.sweep.objectives) > 1:
+                self._show_pareto(feed.sweep)
+
+    def _show_pareto(self, sw: Sweep) -> None:
+        """Every complete trial a point of the first two objectives; the front in red, joined."""
+        table = sw.table()
+        done = table[table["status"] == "complete"]
+        x, y = (o.metric for o in sw.objectives[:2])
+        names = list(sw.space.names)
+        labels = [" · ".join(f"{n} {row[c]}" for n, c in zip(names, param_columns(names, sw.metric).values()))
+                  for _, row in done.iterrows()]
+        self.pareto.update(done["trial"].tolist(), done[x].tolist(), done[y].tolist(), labels,
+                           done["pareto"].tolist())
 
     def _plot_recorded(self, records: list, points: dict[int, list]) -> None:
         """Add recorded epochs the plot has not shown yet to ``points``, then stream them all at once.
@@ -315,12 +359,5 @@ class SweepPanel(Panel):
         self._show_best()
         if sw.error is not None:
             self.show_error(f"the sweep failed: {sw.error!r}")
-        if self.show_charts and any(r.status == "complete" for r in sw.records()):
-            from bokeh.layouts import column, row
-
-            from ..plotting.sweep_charts import sweep_charts
-
-            figures = sweep_charts(sw)
-            scatters, parallel = figures[:-1], figures[-1]
-            grid = [row(*scatters[i:i + 3]) for i in range(0, len(scatters), 3)]
-            self.charts.children = [widgets.HTML("<b>Finished sweep</b>"), BokehView(column(*grid, parallel))]
+        if self.show_charts:
+            self.charts.show(sw)

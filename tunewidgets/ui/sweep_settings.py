@@ -1,4 +1,5 @@
-"""SweepSettings: how a sweep runs (strategy, trials, pruner, executor, epochs per trial) as one form.
+"""SweepSettings: how a sweep runs (strategy, trials, pruner, executor, epochs per trial, what it
+optimizes) as one form.
 
 Its ``value`` is the keyword arguments the SweepPanel passes to ``tw.sweep`` (epochs go into the
 base hyperparameters), checked as the user types; a bad number disables Launch with a message.
@@ -19,9 +20,11 @@ PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads
 SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
 
 
-def settings_errors(n_trials: Any, epochs: Any) -> list[str]:
-    """What is wrong with the numbers typed, in the words of the boxes."""
+def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: Any = None) -> list[str]:
+    """What is wrong with the settings, in the words of the boxes."""
     errors = []
+    if len(objectives) > 1 and pruner is not None:
+        errors.append(f"pruner={pruner!r} does not apply to several objectives: choose pruner none")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         errors.append(f"trials={n_trials!r} is not allowed: must be an integer >= 1")
     try:
@@ -32,19 +35,27 @@ def settings_errors(n_trials: Any, epochs: Any) -> list[str]:
 
 
 class SweepSettings(Form):
-    """The settings row; ``value`` is ``{strategy, n_trials, pruner, executor, epochs}`` or None.
+    """The settings row; ``value`` is ``{strategy, n_trials, pruner, executor, epochs, objectives}`` or None
+    (``objectives``: empty for the metric alone, else the names optimized together).
 
     ``fields`` holds the widgets by key (``pruner`` reads "none" in its box and None in ``value``).
     """
 
     def __init__(self, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
-                 executor: str = "thread", epochs: int = 10, **kwargs: Any) -> None:
+                 executor: str = "thread", epochs: int = 10, metric: str = "val_accuracy",
+                 objectives: tuple[str, ...] = (), **kwargs: Any) -> None:
+        # one objective (the metric), or the metric against the model's size or the training time
+        choices = [(metric, ())] + [(f"{metric} vs {other}", (metric, other)) for other in ("params", "seconds")]
+        if objectives and tuple(objectives) not in [v for _, v in choices]:
+            choices.append((" vs ".join(objectives), tuple(objectives)))
         self.fields: dict[str, widgets.ValueWidget] = {
             "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **SETTING),
             "n_trials": widgets.IntText(value=n_trials, description="trials", **SETTING),
             "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **SETTING),
             "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **SETTING),
             "epochs": widgets.IntText(value=epochs, description="epochs/trial", **SETTING),
+            "objectives": widgets.Dropdown(options=choices, value=tuple(objectives), description="optimize",
+                                           **SETTING),
         }
         for key, w in self.fields.items():
             w.add_class(f"tw-sweep-{key.replace('_', '-')}")
@@ -57,4 +68,5 @@ class SweepSettings(Form):
     def _on_change(self, change: Any = None) -> None:
         values = {key: w.value for key, w in self.fields.items()}
         values["pruner"] = None if values["pruner"] == "none" else values["pruner"]
-        self._show(values, settings_errors(values["n_trials"], values["epochs"]))
+        self._show(values, settings_errors(values["n_trials"], values["epochs"], values["objectives"],
+                                           values["pruner"]))

@@ -92,3 +92,30 @@ def test_sweep_panel_in_jupyterlab(tmp_path):
         assert shot.stat().st_size > 10_000
         shutil.copyfile(shot, SCREENSHOT)
         print(f"screenshot: {shot} and {SCREENSHOT} ({time.monotonic() - started:.1f} s)")
+
+        # A longer sweep, paused and resumed from the page, then stopped
+        box = page.locator(".tw-sweep-epochs input").first
+        box.fill("300")
+        box.press("Enter")
+        page.wait_for_function("() => !document.querySelector('.tw-launch').disabled", timeout=10_000)
+        deadline = time.monotonic() + 10
+        while lab.kernel_json("sweeper.settings['epochs'].value") != 300 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        page.click(".tw-launch")
+        page.wait_for_function(f"(args) => ({ROWS_JS})(args).every(n => n >= 3)", arg=["tw-sweep-points", "trial"],
+                               timeout=30_000, polling=100)
+        page.click(".tw-sweep-pause")
+        page.wait_for_function("() => document.querySelector('.tw-sweep-status').textContent.includes('paused')",
+                               timeout=10_000, polling=100)
+        assert page.inner_text(".tw-sweep-pause").strip() == "Resume"
+        time.sleep(0.5)  # the trial holds at its next batch
+        held = lab.kernel_json("sweeper.curves.rows()")
+        time.sleep(1.0)
+        assert lab.kernel_json("[sweeper.curves.rows(), sweeper.sweep.status]") == [held, "paused"]
+        page.click(".tw-sweep-pause")
+        page.wait_for_function(f"(args) => ({ROWS_JS})(args).every(n => n > {held})", arg=["tw-sweep-points", "trial"],
+                               timeout=30_000, polling=100)
+        assert page.inner_text(".tw-sweep-pause").strip() == "Pause"
+        page.click(".tw-sweep-stop")
+        page.wait_for_function("() => document.querySelector('.tw-sweep-status').textContent.includes('stopped')",
+                               timeout=30_000, polling=100)

@@ -269,8 +269,10 @@ class Sweep(HasObjective):
         if len(complete) < 2 or not self.space.names:
             return {}
         target = (lambda t: t.values[0]) if len(self.objectives) > 1 else None
+        evaluator = optuna.importance.FanovaImportanceEvaluator(seed=0)  # shares of variation: any direction
         try:
-            return {k: float(v) for k, v in optuna.importance.get_param_importances(self.study, target=target).items()}
+            return {k: float(v) for k, v in optuna.importance.get_param_importances(
+                self.study, evaluator=evaluator, target=target).items()}
         except (ValueError, RuntimeError, ZeroDivisionError):  # e.g. one distinct value per parameter
             return {}
 

@@ -127,6 +127,17 @@ class Lab:
         }""", index)
         self.wait_idle(timeout)
 
+    def type_into(self, selector: str, text: str, kernel_expression: str, expected, enabled: str) -> None:
+        """Type ``text`` into the box at ``selector`` and press Enter; wait until the button ``enabled``
+        is enabled and the kernel's ``kernel_expression`` reads ``expected``."""
+        box = self.page.locator(selector).first
+        box.fill(text)
+        box.press("Enter")
+        self.page.wait_for_function(f"() => !document.querySelector('{enabled}').disabled", timeout=10_000)
+        deadline = time.monotonic() + 10
+        while self.kernel_json(kernel_expression) != expected and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     def wait_idle(self, timeout: float = 60) -> None:
         self.page.wait_for_function(
             "() => jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",

@@ -102,13 +102,7 @@ def test_train_panel_in_jupyterlab(tmp_path):
         assert abs(slider - suggestion) <= 1e-9 * suggestion
 
         # Type the epochs in the page, train to the end with the suggested lr
-        box = page.locator(".tw-field-epochs input").first
-        box.fill("12")
-        box.press("Enter")
-        page.wait_for_function("() => !document.querySelector('.tw-start').disabled", timeout=10_000)
-        deadline = time.monotonic() + 10
-        while lab.kernel_json("panel.hparams.epochs") != 12 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        lab.type_into(".tw-field-epochs input", "12", "panel.hparams.epochs", 12, enabled=".tw-start")
         page.click(".tw-start")
         wait_status("completed", timeout=60)
         status, epochs, py_rows, best, lr = lab.kernel_json(

@@ -94,13 +94,7 @@ def test_sweep_panel_in_jupyterlab(tmp_path):
         print(f"screenshot: {shot} and {SCREENSHOT} ({time.monotonic() - started:.1f} s)")
 
         # A longer sweep, paused and resumed from the page, then stopped
-        box = page.locator(".tw-sweep-epochs input").first
-        box.fill("300")
-        box.press("Enter")
-        page.wait_for_function("() => !document.querySelector('.tw-launch').disabled", timeout=10_000)
-        deadline = time.monotonic() + 10
-        while lab.kernel_json("sweeper.settings['epochs'].value") != 300 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        lab.type_into(".tw-sweep-epochs input", "300", "sweeper.settings['epochs'].value", 300, enabled=".tw-launch")
         page.click(".tw-launch")
         page.wait_for_function(f"(args) => ({ROWS_JS})(args).every(n => n >= 3)", arg=["tw-sweep-points", "trial"],
                                timeout=30_000, polling=100)

@@ -58,39 +58,37 @@ class Reporter:
         return self.stop_status
 
     def request_stop(self, status: str) -> None:
-        with self._lock:
-            if self.stop_status is not None:
-                return
-            self.stop_status = status
-            listeners = list(self._listeners)
-        for fn in listeners:
-            fn(status)
+        """Stop the trial with ``status`` (the first request wins), from any thread."""
+        self._change("stop_status", status, self._listeners, keep_first=True)
 
     def on_stop(self, fn: Callable[[str], None]) -> None:
         """Call ``fn(status)`` once when a stop is requested (at once if it already was)."""
-        with self._lock:
-            self._listeners.append(fn)
-            status = self.stop_status
-        if status is not None:
-            fn(status)
+        self._subscribe(self._listeners, fn, "stop_status")
 
     def request_pause(self, paused: bool) -> None:
         """Pause (True) or resume (False) the trial wherever it runs (``sweep.pause()``)."""
-        with self._lock:
-            if self.paused == paused:
-                return
-            self.paused = paused
-            listeners = list(self._pause_listeners)
-        for fn in listeners:
-            fn(paused)
+        self._change("paused", paused, self._pause_listeners)
 
     def on_pause(self, fn: Callable[[bool], None]) -> None:
         """Call ``fn(paused)`` on each pause and resume (at once if the trial is paused already)."""
+        self._subscribe(self._pause_listeners, fn, "paused")
+
+    def _change(self, name: str, value: Any, listeners: list[Callable], keep_first: bool = False) -> None:
         with self._lock:
-            self._pause_listeners.append(fn)
-            paused = self.paused
-        if paused:
-            fn(True)
+            current = getattr(self, name)
+            if current == value or (keep_first and current is not None):
+                return
+            setattr(self, name, value)
+            listeners = list(listeners)
+        for fn in listeners:
+            fn(value)
+
+    def _subscribe(self, listeners: list[Callable], fn: Callable, name: str) -> None:
+        with self._lock:  # read with the append: a change is seen either here or by the listener
+            listeners.append(fn)
+            now = getattr(self, name)
+        if now not in (None, False):
+            fn(now)
 
 
 @dataclass

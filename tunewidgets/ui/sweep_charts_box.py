@@ -13,7 +13,8 @@ import ipywidgets as widgets
 
 from .bokeh_view import BokehView
 
-TOP_CHOICES = (("all trials", None), ("best 50%", 0.5), ("best 25%", 0.25), ("best 10%", 0.1))
+# The share of trials the parallel coordinates show (1.0, not None: a Dropdown reads None as no selection).
+TOP_CHOICES = (("all trials", 1.0), ("best 50%", 0.5), ("best 25%", 0.25), ("best 10%", 0.1))
 
 
 class SweepChartsBox(widgets.VBox):
@@ -21,7 +22,7 @@ class SweepChartsBox(widgets.VBox):
 
     def __init__(self, **kwargs: Any) -> None:
         self.sweep: Any = None
-        self.top = widgets.Dropdown(options=TOP_CHOICES, value=None, description="parallel coordinates of",
+        self.top = widgets.Dropdown(options=TOP_CHOICES, value=1.0, description="parallel coordinates of",
                                     style={"description_width": "150px"}, layout=widgets.Layout(width="300px"))
         self.top.add_class("tw-sweep-top")
         self.top.observe(lambda _c: self._draw(), names="value")
@@ -43,7 +44,8 @@ class SweepChartsBox(widgets.VBox):
 
         from ..plotting.sweep_charts import sweep_charts
 
-        figures = {fig.name: fig for fig in sweep_charts(self.sweep, top=self.top.value)}
+        top = None if self.top.value == 1.0 else self.top.value
+        figures = {fig.name: fig for fig in sweep_charts(self.sweep, top=top)}
         scatters = [fig for name, fig in figures.items() if name.startswith("tw-sweep-vs-")]
         grid = [row(*scatters[i:i + 3]) for i in range(0, len(scatters), 3)]
         below = [figures[n] for n in ("tw-sweep-parallel", "tw-sweep-importance") if n in figures]

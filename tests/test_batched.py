@@ -16,6 +16,7 @@ from torch import nn
 import tunewidgets as tw
 from tunewidgets.engine.batched import can_batch, train_batched
 from tunewidgets.engine.batched.optim import BatchedOptimizer, Schedules
+from tunewidgets.engine.batched.stacked import MLPForward
 from tunewidgets.engine.core import make_optimizer, make_schedule
 
 pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),
@@ -140,6 +141,26 @@ def test_dropout_per_member_agrees_statistically(digits):
     assert losses[3] > losses[1] > losses[0]  # each member's own dropout rate is applied
     for run, seq in zip(train_batched(digits, hps[1:3]), seqs[1:3]):  # every member with dropout
         assert abs(run.history["val_accuracy"].iloc[-1] - seq.history["val_accuracy"].iloc[-1]) < 0.06
+
+
+@pytest.mark.parametrize("rates", [[0.0, 0.1, 0.5, 0.9], [0.3, 0.3, 0.0, 0.7]])
+def test_each_member_drops_its_own_share_of_units_and_keeps_the_mean(rates):
+    """Through the stacked forward pass: identity layers show the masks themselves."""
+    members, units, batch = len(rates), 256, 64
+    forward = MLPForward("relu", rates, torch.device("cpu"), torch.Generator().manual_seed(0))
+    eye = torch.eye(units).expand(members, units, units)
+    zeros = torch.zeros(members, units)
+    out = forward([eye, zeros, eye, zeros], torch.ones(members, batch, units), training=True)
+    dropped = (out == 0).float().mean(dim=(1, 2))
+    kept_mean = out.mean(dim=(1, 2))
+    for member, rate in enumerate(rates):
+        assert abs(dropped[member].item() - rate) < 0.01  # 16,384 draws: 4 standard deviations at p=0.5
+        spread = (rate / (1 - rate) / (batch * units)) ** 0.5  # standard deviation of the rescaled mean
+        assert abs(kept_mean[member].item() - 1.0) <= 4 * spread  # the expected activation is unchanged
+        if rate == 0:
+            assert (out[member] == 1).all()
+    assert torch.equal(forward([eye, zeros, eye, zeros], torch.ones(members, batch, units), training=False),
+                       torch.ones(members, batch, units))  # no dropout when evaluating
 
 
 class PruneAt(tw.Callback):

@@ -7,10 +7,12 @@ import time
 import numpy as np
 import optuna
 import pytest
+import torch
 
 import tunewidgets as tw
 from torch import nn
 
+from tunewidgets.engine.batched.sizing import cpu_cache_bytes, fitting_group_size, member_bytes
 from tunewidgets.sweeps import BatchedExecutor, Executor
 from tunewidgets.sweeps.executors import EXECUTORS, make_executor
 
@@ -164,12 +166,34 @@ def test_executor_names_and_group_size_are_checked():
     assert "batched" in EXECUTORS
     executor = make_executor("batched", group_size=32)
     assert isinstance(executor, BatchedExecutor) and isinstance(executor, Executor) and executor.slots == 32
-    assert make_executor("batched").slots == 16
-    for bad in (0, -1, 2.5, True, "8"):
-        with pytest.raises(ValueError, match="group_size=.* is not allowed: must be an integer >= 1"):
+    auto = make_executor("batched")
+    assert auto.group_size == "auto" and auto.slots == (64 if torch.cuda.is_available() else 16)
+    for bad in (0, -1, 2.5, True, "8", "big"):
+        with pytest.raises(ValueError, match="group_size=.* is not allowed: must be \"auto\" or an integer >= 1"):
             BatchedExecutor(group_size=bad)
     with pytest.raises(ValueError, match="group_size=8 only applies to executor='batched'"):
         make_executor("thread", group_size=8)
+
+
+def test_auto_group_size_fits_each_structure_to_the_cpu_cache(base, digits):
+    """A small network trains in one group; one whose stacked state outgrows the cache in small ones,
+    where each member trains faster than in one big group (measured in engine/batched/sizing.py)."""
+    small, big = (base.replace(epochs=1, layers=2, units=u, device="cpu") for u in (64, 1024))
+    assert fitting_group_size(small, digits, 16) == 16
+    fits = fitting_group_size(big, digits, 16)
+    per_member, cache = member_bytes(big, digits), cpu_cache_bytes()
+    assert per_member > 16 * 2**20  # over 16 MiB a member: a typical L3 cache holds one or two
+    assert fits == 1 or fits * per_member <= cache < (fits + 1) * per_member
+    space = tw.Space(lr=[1e-3, 3e-3, 1e-2, 3e-2], units=[64, 1024], layers=[2])
+    executor = BatchedExecutor()
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=1, device="cpu"), executor=executor,
+                  seed=0)
+    table = sw.table()
+    assert len(table) == 8 and set(table["status"]) == {"complete"}
+    units = dict(zip(table["trial"], table["units"]))
+    sizes = {u: sorted(len(g) for g in executor.groups if units[g[0]] == u) for u in (64, 1024)}
+    assert sizes[64] == [4] and sum(sizes[1024]) <= 4 and max(sizes[1024], default=1) <= fits
+    assert table["val_accuracy"].min() > 0.5  # small groups and single trials both trained
 
 
 def test_bad_group_size_fails_before_any_trial(digits, tmp_path):

@@ -43,7 +43,7 @@ def new_study(storage: Any, shown: str, name: str | None, objectives: list[Objec
 
 def launch(train_trial: Callable, space: Space, objectives: list[Objective], info: dict[str, Any], *, strategy: Any,
            n_trials: int | None, pruner: Any, max_epochs: int, executor: Any, storage: Any, name: str | None,
-           seed: int | None, base: HParams | None = None, group_size: int | None = None,
+           seed: int | None, base: HParams | None = None, group_size: int | str | None = None,
            background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
     """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
     executor and study (all checked before any trial), record ``info`` in the study, then start."""
@@ -77,7 +77,7 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
           base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
           storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
           direction: str | None = None, metrics: dict[str, Callable] | None = None, background: bool = False,
-          group_size: int | None = None, start: bool = True, quiet: bool = False,
+          group_size: int | str | None = None, start: bool = True, quiet: bool = False,
           objectives: list[Any] | None = None) -> Sweep:
     """Search hyperparameters of a torch model on ``data``; return the ``Sweep``.
 
@@ -85,7 +85,8 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
     else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
     "hyperband" (steps are epochs). ``executor``: "thread" (in the kernel), "process", "dask" (a
     local cluster), a ``distributed.Client``, a scheduler address, or "batched" (in the kernel,
-    ``group_size`` trials of the same network structure trained together, default 16).
+    ``group_size`` trials of the same network structure trained together; the default "auto" fits
+    each group to the memory of its device, up to 16 trials on a CPU, 64 on a GPU).
     ``storage``: an Optuna storage URL such as "sqlite:///sweeps.db" to keep the sweep;
     ``tw.load_sweep`` reads it back. The objective is ``metric`` (default: val_accuracy, or val_loss
     for regression), best over epochs; ``metrics={name: fn(outputs, targets)}`` adds your own

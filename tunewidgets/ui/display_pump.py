@@ -36,12 +36,15 @@ class DisplayPump:
         self._watched: list[tuple[Any, EventQueue]] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # set when a source ends: its last points show without waiting a tick
+        self._wakers: dict[int, Callable[[MetricEvent], None]] = {}
         self.ticks = 0
         self._warned = False
 
     def watch(self, source: Any) -> None:
         """Follow ``source``'s events from now on (subscribe before it starts to miss none)."""
         queue = source.events.listen()
+        self._wakers[id(source)] = source.events.subscribe(self._waker(source))
         with self._lock:
             self._watched.append((source, queue))
             if self._thread is None:
@@ -52,8 +55,7 @@ class DisplayPump:
         """Stop following ``source`` (e.g. it failed to start)."""
         with self._lock:
             for item in [w for w in self._watched if w[0] is source]:
-                item[1].close()
-                self._watched.remove(item)
+                self._forget(item)
 
     @property
     def active(self) -> bool:
@@ -87,12 +89,26 @@ class DisplayPump:
             self.ticks += 1
             with self._lock:
                 for item in finished:
-                    item[1].close()
-                    self._watched.remove(item)
+                    self._forget(item)
                 if not self._watched:
                     self._thread = None
                     return
-            time.sleep(max(0.0, self.interval - (time.perf_counter() - started)))
+            self._wake.wait(max(0.0, self.interval - (time.perf_counter() - started)))
+            self._wake.clear()
+
+    def _waker(self, source: Any) -> Callable[[MetricEvent], None]:
+        """A subscriber, called in the publishing thread, that wakes the pump when ``source`` ends
+        (only then, so a sweep's many trial statuses keep the bounded rate)."""
+        def wake(event: MetricEvent) -> None:
+            if event.kind == "status" and source.done:
+                self._wake.set()
+        return wake
+
+    def _forget(self, item: tuple[Any, EventQueue]) -> None:
+        source, queue = item
+        queue.close()
+        source.events.unsubscribe(self._wakers.pop(id(source), None))
+        self._watched.remove(item)
 
     def _call(self, fn: Callable, *args: Any) -> None:
         try:

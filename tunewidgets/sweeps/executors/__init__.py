@@ -24,7 +24,7 @@ __all__ = ["EXECUTORS", "BatchedExecutor", "DaskExecutor", "LocalChannel", "Mess
            "RemoteExecutor", "ThreadExecutor", "make_executor"]
 
 
-def make_executor(executor: Any, group_size: int | None = None) -> Executor:
+def make_executor(executor: Any, group_size: int | str | None = None) -> Executor:
     """``"thread"``, ``"process"``, ``"dask"``, ``"batched"`` (``group_size`` trials train together),
     a ``distributed.Client``, a scheduler address, or an object following the ``Executor`` protocol."""
     if isinstance(executor, str) and executor == "batched":

@@ -235,15 +235,17 @@ SCRIPT = """
 import tunewidgets as tw
 data = tw.load_dataset("iris")
 {indent}sw = tw.sweep(data, tw.Space(lr=[0.01]), strategy="grid", base=tw.HParams(epochs=1, units=8),
-{indent}              executor=tw.sweeps.ProcessExecutor(n_workers=1))
+{indent}              executor=tw.sweeps.ProcessExecutor(n_workers=1), background={background})
+{indent}sw.wait()
 {indent}print(sw.table()["status"].tolist())
 """
 
 
 @pytest.mark.slow
-def test_a_script_without_the_main_guard_is_told_the_idiom(tmp_path):
+@pytest.mark.parametrize("background", [False, True])
+def test_a_script_without_the_main_guard_is_told_the_idiom(tmp_path, background):
     script = tmp_path / "unguarded.py"
-    script.write_text(SCRIPT.format(indent=""))
+    script.write_text(SCRIPT.format(indent="", background=background))
     started = time.monotonic()
     out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
@@ -251,7 +253,7 @@ def test_a_script_without_the_main_guard_is_told_the_idiom(tmp_path):
     assert "Nanny" not in out.stderr and "BrokenProcessPool" not in out.stderr
     assert time.monotonic() - started < 60
     guarded = tmp_path / "guarded.py"
-    guarded.write_text(SCRIPT.format(indent="    ").replace('data = tw', 'if __name__ == "__main__":\n    data = tw'))
+    guarded.write_text(SCRIPT.format(indent="    ", background=background).replace('data = tw', 'if __name__ == "__main__":\n    data = tw'))
     out = subprocess.run([sys.executable, str(guarded)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("['complete']")

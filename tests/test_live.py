@@ -90,6 +90,28 @@ def test_bad_live_changes_are_refused_in_words(digits, changes, words):
         run.update(lr=0.01)
 
 
+@pytest.mark.filterwarnings("ignore:grad and param do not obey")  # the package's own filter; pytest resets filters
+def test_a_member_of_a_batched_group_refuses_live_changes_in_words(digits):
+    """Members share every step: a change could not apply to one, so it is refused, not ignored."""
+    from tunewidgets.engine.batched import train_batched
+
+    hps = [tw.HParams(**SMALL, epochs=200, lr=lr) for lr in (1e-3, 3e-3)]
+    runs = train_batched(digits, hps, background=True)
+    try:
+        deadline = time.monotonic() + 30
+        while runs[0].epochs_done < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with pytest.raises(RuntimeError, match="cannot change lr while it trains: it trains in a batched group"):
+            runs[0].update(lr=1e-2)
+        assert runs[0].hparams.lr == 1e-3
+    finally:
+        for run in runs:
+            run.stop()
+        for run in runs:
+            run.wait(30)
+    assert set(runs[0].history["lr"]) == {1e-3} and runs[0].status == "stopped"
+
+
 def test_a_fork_continues_from_its_parents_weights_and_numbering(digits):
     parent = tw.train(digits, tw.HParams(epochs=6, lr=5e-3, **SMALL))
     fresh = tw.train(digits, tw.HParams(epochs=1, lr=5e-3, **SMALL))

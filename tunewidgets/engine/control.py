@@ -19,6 +19,7 @@ class RunControl:
     def __init__(self, on_pause: Callable[[], None] = lambda: None,
                  on_resume: Callable[[], None] = lambda: None) -> None:
         self.updates_pending = False  # live hyperparameter changes wait for the next batch
+        self.knobs_fixed_because: str | None = None  # why live changes cannot apply (None: they can)
         self._updates: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.stop_requested = False

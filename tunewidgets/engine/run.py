@@ -66,6 +66,7 @@ class Run(HasObjective):
         self.parent = parent  # the run this one continues (``run.fork``), or None
         self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
         self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
+        self.keeps_optimizer_state = True  # False where nobody forks the run (a sweep's trial): no copy at its end
         self._start_weights = start_weights  # a fork's first weights (its parent's)
         self._loop: Any = None
         self.callbacks = list(callbacks)
@@ -162,6 +163,9 @@ class Run(HasObjective):
         """
         if self.done:
             raise RuntimeError(f"{self.name} has ended ({self.status}): fork it to train on with other values")
+        if self.control.knobs_fixed_because:
+            raise RuntimeError(f"{self.name} cannot change {', '.join(sorted(changes))} while it trains: "
+                               f"{self.control.knobs_fixed_because}; fork it when it ends to train on with other values")
         self.hparams = check_live_changes(self.hparams, changes, self.model)
         if self.status != "pending":
             self.control.request_update(changes)

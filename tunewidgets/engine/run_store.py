@@ -10,7 +10,6 @@ one lock.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any, Callable
 from ..hparams import MODELS, HParams
 from .callbacks import Callback
 from .data import Data
+from .export import strict_json
 from .run import Run
 
 SCHEMA = """
@@ -36,12 +36,6 @@ def sqlite_file(url: Any) -> Path:
         raise ValueError(f"storage={shown!r} is not allowed: runs are kept in a SQLite file, written "
                          f"'sqlite:///runs.db' (a path after the three slashes)")
     return Path(url[len("sqlite:///"):])
-
-
-def _json(value: Any) -> str:
-    """JSON without NaN tokens (NaN and infinities as null)."""
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in value.items()}
-    return json.dumps(clean, default=str)
 
 
 class RunStore:
@@ -121,7 +115,7 @@ class KeepRun(Callback):
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.store.write("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)", (run.id, int(metrics["epoch"]),
-                                                                          _json(metrics)))
+                                                                          json.dumps(strict_json(metrics))))
 
     def on_train_end(self, run) -> None:
         values = run.hparams.to_dict()  # live knobs may have moved

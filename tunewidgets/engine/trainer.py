@@ -169,7 +169,7 @@ class TrainingLoop:
 
     def release(self) -> None:
         """Keep the optimizer's state on the CPU (a fork continues from it); free what it held on the device."""
-        if self.optimizer is not None:
+        if self.optimizer is not None and self.run.keeps_optimizer_state:
             self.run.optimizer_state = cpu_copy(self.optimizer.state_dict())
         self.optimizer = None  # type: ignore[assignment]
         self.early_stopping.release()

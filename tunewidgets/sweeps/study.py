@@ -70,6 +70,7 @@ class Sweep(HasObjective):
         self.book = TrialBook(records)
         self.events = self.book.events
         self.status = "pending"  # pending, running, paused, completed, stopped, failed, loaded
+        self._status_lock = threading.Lock()  # pause/resume against the driver's end
         self.error: BaseException | None = None
         self.note: str | None = None  # what the sweep is busy with before its first trial, e.g. starting workers
         self._plan: tuple[Executor, int] | None = None
@@ -98,9 +99,10 @@ class Sweep(HasObjective):
     def pause(self) -> None:
         """Hold the sweep: running trials pause where they are (in the kernel at the next batch, in
         workers at their epoch's end) and no new trial starts; ``resume()`` carries on, ``stop()`` ends it."""
-        if self.status == "running" and self._driver is not None:
-            self._driver.pause(True)
-            self.status = "paused"
+        with self._status_lock:
+            if self.status == "running" and self._driver is not None:
+                self._driver.pause(True)
+                self.status = "paused"
 
     def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
                background: bool = False, metrics: dict | None = None, base: Any = None) -> "Sweep":
@@ -109,10 +111,11 @@ class Sweep(HasObjective):
         again first, with the same hyperparameters. A sweep loaded from storage needs ``data`` again
         (``metrics`` when it optimizes a custom one, ``base`` when its model was a factory, which cannot
         be stored). Returns ``self``."""
-        if self.status == "paused":
-            self.status = "running"
-            self._driver.pause(False)
-            return self
+        with self._status_lock:
+            if self.status == "paused":
+                self.status = "running"
+                self._driver.pause(False)
+                return self
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
         base = resume_base(self.info, self.base, base)
@@ -201,7 +204,8 @@ class Sweep(HasObjective):
                     self.note = None
             driver.run(executor, n_trials)
         except BaseException:
-            self.status = "stopped" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "failed"
+            with self._status_lock:
+                self.status = "stopped" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "failed"
             raise
         finally:
             self._planned -= n_trials - driver.launched
@@ -209,8 +213,9 @@ class Sweep(HasObjective):
                 if opened:
                     executor.close()
             finally:
-                if self.status in ("running", "paused"):
-                    self.status = "stopped" if driver.stopping else "completed"
+                with self._status_lock:
+                    if self.status in ("running", "paused"):
+                        self.status = "stopped" if driver.stopping else "completed"
                 self._ended_at = time.time()
                 if driver.heartbeat is not None:
                     driver.heartbeat.stop()

@@ -54,26 +54,21 @@ class TorchTrial:
     """Train ``HParams(**params)`` on ``data``; the trial's value is the objective's best over epochs.
 
     ``metrics`` are the user's extra validation metrics (``val_<name>`` columns, any of which may be
-    the objective). ``threads`` pins torch's intra-op threads in a worker process (1 per worker
-    avoids oversubscription); None leaves the process as it is (the in-kernel executors).
+    the objective). Worker processes set their own thread count when they start (``executors.warm``).
     """
 
     data: Data
     objective: Objective
     metrics: dict[str, Callable] = field(default_factory=dict)
-    threads: int | None = None
 
     def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
         """The (pending) run of trial ``number``; bad hyperparameters for this data raise here."""
-        return Run(self.data, HParams.from_dict(params), callbacks=callbacks, name=f"trial {number}",
-                   metrics=self.metrics)
+        run = Run(self.data, HParams.from_dict(params), callbacks=callbacks, name=f"trial {number}",
+                  metrics=self.metrics)
+        run.keeps_optimizer_state = False  # the sweep keeps a trial's history and scores, never the run
+        return run
 
     def __call__(self, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
-        if self.threads:
-            import torch
-
-            if torch.get_num_threads() != self.threads:
-                torch.set_num_threads(self.threads)
         started = time.perf_counter()
         try:
             run = self.new_run(number, params, [ReportEpochs(number, channel)])

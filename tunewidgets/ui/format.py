@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..hparams import HParams
+
 SEP = " · "
 
 
@@ -79,10 +81,7 @@ def format_lr_suggestion(suggestion: float, lr_min: float, stopped_early: bool) 
 # What the run table always names, then any other field that differs from its default.
 SUMMARY_FIELDS = ("lr", "batch_size", "epochs", "model", "optimizer", "seed")
 SUMMARY_NAMES = {"batch_size": "batch", "weight_decay": "L2", "l1": "L1", "early_stopping": "early stop"}
-HPARAM_DEFAULTS = {"lr": 1e-3, "batch_size": 64, "epochs": 20, "model": "mlp", "layers": 2, "units": 128,
-                   "dropout": 0.0, "activation": "relu", "optimizer": "adam", "momentum": 0.9, "weight_decay": 0.0,
-                   "l1": 0.0, "schedule": "constant", "step_size": 10, "gamma": 0.5, "early_stopping": 0, "seed": 0,
-                   "device": "auto", "amp": False}
+HPARAM_DEFAULTS = HParams().to_dict()
 
 
 def hparams_summary(hparams: dict[str, Any]) -> str:

@@ -46,7 +46,7 @@ class SweepFeed:
         return self.sweep.done
 
     def wait(self, timeout: float | None = None) -> None:
-        with contextlib.suppress(BaseException):
+        with contextlib.suppress(Exception):  # the panel shows the error; Ctrl-C still interrupts
             self.sweep.wait(timeout)
 
 

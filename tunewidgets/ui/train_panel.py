@@ -9,12 +9,14 @@ the history.
 from __future__ import annotations
 
 import math
+import weakref
 from concurrent.futures import Future, wait
 from typing import Any
 
 import ipywidgets as widgets
 from bokeh.layouts import column
 
+from ..engine.core import steps_per_epoch
 from ..engine.data import Data
 from ..engine.knobs import LIVE_FIELDS
 from ..engine.lr_finder import LRFinderResult, lr_find
@@ -79,6 +81,7 @@ class TrainPanel(Panel):
         self.controls.observe(self._move_live_knobs, names="hparams")
         self.store = RunStore(storage) if storage is not None else None  # without storage nothing is written
         if self.store is not None:
+            weakref.finalize(self, self.store.close)  # a re-run cell's panel lets its file go
             model = self._initial.model
             self._show_stored(self.store.load(self.data, {self._initial.model_name: model} if callable(model) else None))
         self.history.observe(self._on_select, names="selected")
@@ -276,7 +279,7 @@ class TrainPanel(Panel):
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
     def _deliver(self, run: Run, events: list) -> None:
-        steps = math.ceil(self.data.n_train / run.hparams.batch_size)
+        steps = steps_per_epoch(self.data, run.hparams.batch_size)
         epochs, batches, _ = split_events(events, steps, self.plotted_metric, run.first_epoch)
         rates = [e.values["samples_per_sec"] for e in events if "samples_per_sec" in e.values]
         if rates:  # the newest throughput, from a batch or an epoch, whichever came last

@@ -122,6 +122,7 @@ class GroupLoop:
         # by optimizer kind (each kind updates a contiguous slice), then members with dropout together
         order = sorted(self.runs, key=lambda r: (OPTIMIZERS.index(r.hparams.optimizer), r.hparams.dropout > 0))
         for run in order:
+            run.control.knobs_fixed_because = "it trains in a batched group, whose members share every step"
             try:
                 if not run.begin():
                     continue

@@ -63,10 +63,11 @@ def memory_budget(device: torch.device) -> int:
 
 def fitting_group_size(hp: HParams, data: Data, limit: int) -> int:
     """The most members (at least 1, at most ``limit``) of ``hp``'s structure that fit the budget of
-    the device they train on. A model that cannot be sized here is left to ``limit``."""
+    the device they train on. Where no estimate can be made (a factory that cannot build on the meta
+    device, a device that is not there: the trials report that error themselves) it is ``limit``."""
     try:
         per_member = member_bytes(hp, data)
-    except Exception:  # noqa: BLE001 - a factory that cannot build on the meta device: no estimate
+        budget = memory_budget(resolve_device(hp.device))
+    except Exception:  # noqa: BLE001 - no estimate; training raises the real error per trial
         return limit
-    budget = memory_budget(resolve_device(hp.device))
     return max(1, min(limit, budget // max(per_member, 1)))

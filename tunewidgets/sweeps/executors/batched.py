@@ -93,7 +93,7 @@ class BatchedExecutor:
 
     def __init__(self, group_size: int | str = "auto") -> None:
         self.group_size = check_group_size(group_size)
-        self.slots = auto_limit() if group_size == "auto" else group_size
+        self.limit = self.slots = auto_limit() if group_size == "auto" else group_size
         self.groups: list[list[int]] = []  # trial numbers trained together, group by group
         self.fallbacks: list[dict[str, Any]] = []  # {"trials": [...], "reason": "..."} run one after another
 
@@ -149,6 +149,7 @@ class BatchedExecutor:
         """The oldest trial and those queued after it with the same structure, up to the group size."""
         first = self._queue[0][0].params
         key, size = structure_key(first), self._size_for(first)
+        self.slots = size  # the sweep asks no more trials than such a group holds (with "auto")
         batch, rest = [], []
         for item in self._queue:
             same = len(batch) < size and structure_key(item[0].params) == key
@@ -163,9 +164,9 @@ class BatchedExecutor:
         data = getattr(self.train_trial, "data", None)
         try:
             hp = HParams.from_dict(params)
-        except ValueError:  # the trial fails on its own, as on the thread path
-            return self.slots
-        return fitting_group_size(hp, data, self.slots) if data is not None else self.slots
+        except Exception:  # noqa: BLE001 - the trial fails on its own, as on the thread path
+            return self.limit
+        return fitting_group_size(hp, data, self.limit) if data is not None else self.limit
 
     def _run(self, batch: list[tuple[TrialJob, Future]]) -> None:
         live = []

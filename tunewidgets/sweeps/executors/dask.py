@@ -135,6 +135,9 @@ class DaskExecutor(RemoteExecutor):
         """What ``open`` will be busy with, for a progress line; None when the cluster is warm or given."""
         if self.target is not None or warm.has_cluster(self.n_workers, self.threads):
             return None
+        # checked here, in the caller's thread: open() will run in the sweep's thread, which
+        # cannot see the script's frames
+        require_main_guard("executor='dask'")
         return f"starting {self.n_workers} Dask worker{'s' if self.n_workers != 1 else ''}"
 
     def open(self, train_trial: Any) -> None:

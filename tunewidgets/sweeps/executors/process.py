@@ -92,6 +92,9 @@ class ProcessExecutor(RemoteExecutor):
         """What ``open`` will be busy with, for a progress line; None when the workers are warm."""
         if warm.has_idle_slots(self.slots, self.threads):
             return None
+        # checked here, in the caller's thread: open() will run in the sweep's thread, which
+        # cannot see the script's frames
+        require_main_guard("executor='process'")
         return f"starting {self.slots} worker process{'es' if self.slots != 1 else ''}"
 
     def open(self, train_trial: Any) -> None:

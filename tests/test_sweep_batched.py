@@ -198,9 +198,10 @@ def test_auto_group_size_fits_each_structure_to_the_cpu_cache(base, digits):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
 def test_trials_on_a_missing_device_fail_with_the_reason_instead_of_hanging(base, digits):
-    sw = tw.sweep(digits, tw.Space(lr=[1e-2, 3e-2]), strategy="grid", base=base.replace(epochs=1, device="cuda"),
-                  executor="batched", background=True)
-    sw.wait(30)
+    with pytest.warns(UserWarning, match="run one after another .* because device='cuda' is not available"):
+        sw = tw.sweep(digits, tw.Space(lr=[1e-2, 3e-2]), strategy="grid", base=base.replace(epochs=1, device="cuda"),
+                      executor="batched", background=True)
+        sw.wait(30)
     assert sw.done, "the sweep must end, not wait for its trials forever"
     table = sw.table()
     assert list(table["status"]) == ["failed", "failed"]

@@ -110,6 +110,15 @@ def loss_function(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
     return F.cross_entropy if task == "classification" else F.mse_loss
 
 
+def member_losses(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each member's training loss over a batched group's stacked outputs ``(members, batch, ...)``:
+    the loss ``loss_function(task)`` gives, computed per member."""
+    m, b = out.shape[0], out.shape[1]
+    if task == "classification":
+        return F.cross_entropy(out.reshape(m * b, -1), y.reshape(m * b), reduction="none").view(m, b).mean(1)
+    return F.mse_loss(out, y, reduction="none").reshape(m, -1).mean(1)
+
+
 def is_l1_weight(param: torch.Tensor) -> bool:
     """L1 applies to weights (matrices, kernels), not to biases or norm scales."""
     return param.ndim > 1

@@ -2,7 +2,9 @@
 
 On a GPU, CUDA's allocator peak over the run (``max_memory_allocated``, reset when the run begins);
 on the CPU, the growth of the process's resident memory, sampled at each epoch's end (a cheap read;
-memory freed and taken again within an epoch does not show).
+memory freed and taken again within an epoch does not show). Both are the process's figures: runs
+that train at the same time in one process see each other's memory, and the members of a batched
+group, which share one peak, each report an equal share of it (``Run.memory_shared_by``).
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ class Run(HasObjective):
         self.started_at: float | None = None
         self.ended_at: float | None = None
         self.peak_memory_bytes = 0  # what the run added at its peak (see engine/memory.py)
+        self.memory_shared_by = 1  # members of a batched group share one peak: each reports its share
         self._memory: MemoryMeter | None = None
         self.objective = Objective.default(data.task)
         self.control = RunControl(on_pause=lambda: self._set_status("paused"),
@@ -326,7 +327,7 @@ class Run(HasObjective):
         if self.model is not None:
             self.model.eval()
         if self._memory is not None:
-            self.peak_memory_bytes = self._memory.peak_bytes()
+            self.peak_memory_bytes = self._memory.peak_bytes() // self.memory_shared_by
         self._release_device_memory()
         self.ended_at = time.time()
         self._set_status(status)

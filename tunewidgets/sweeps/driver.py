@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import optuna
 from optuna.trial import TrialState
@@ -33,9 +33,23 @@ class TrialBook:
         self.records: dict[int, TrialRecord] = dict(records or {})
         self.events = EventChannel()
 
-    def snapshot(self) -> list[TrialRecord]:
+    def snapshot(self, numbers: Iterable[int] | None = None) -> list[TrialRecord]:
+        """Copies of the records (of trials ``numbers`` only, when given)."""
         with self.lock:
-            return [r.copy() for r in self.records.values()]
+            if numbers is None:
+                return [r.copy() for r in self.records.values()]
+            return [self.records[n].copy() for n in numbers if n in self.records]
+
+    def statuses(self) -> list[str]:
+        """Each trial's status, without copying the records (a progress line asks often)."""
+        with self.lock:
+            return [r.status for r in self.records.values()]
+
+    def best(self, choose: Callable[[Iterable[TrialRecord]], TrialRecord | None]) -> TrialRecord | None:
+        """A copy of the record ``choose`` picks, chosen under the lock without copying the others."""
+        with self.lock:
+            best = choose(self.records.values())
+            return best.copy() if best is not None else None
 
     def publish(self, number: int, kind: str, epoch: int, values: dict[str, Any]) -> None:
         self.events.publish(MetricEvent(f"trial-{number}", kind, epoch, 0, {**values, "trial": number}, time.time()))

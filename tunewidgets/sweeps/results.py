@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -117,7 +117,7 @@ def _dominates(a: list, b: list) -> bool:
     return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
-def best_record(records: list[TrialRecord], objective: Objective) -> TrialRecord | None:
+def best_record(records: Iterable[TrialRecord], objective: Objective) -> TrialRecord | None:
     """The best complete trial (the lowest number among equals), or None."""
     complete = [r for r in records if r.status == "complete" and math.isfinite(r.value)]
     return min(complete, key=lambda r: (objective.sort_key(r.value), r.number)) if complete else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, Iterable
 
 import optuna
 import pandas as pd
@@ -249,9 +249,9 @@ class Sweep(HasObjective):
     def name(self) -> str:
         return self.study.study_name
 
-    def records(self) -> list[TrialRecord]:
-        """A snapshot of every trial's record (params, status, value, rows, error)."""
-        return self.book.snapshot()
+    def records(self, numbers: Iterable[int] | None = None) -> list[TrialRecord]:
+        """A snapshot of every trial's record (params, status, value, rows, error), or of trials ``numbers``."""
+        return self.book.snapshot(numbers)
 
     def table(self) -> pd.DataFrame:
         """One row per trial, ranked best first: rank, trial, status, the metric (best over epochs),
@@ -295,7 +295,7 @@ class Sweep(HasObjective):
     @property
     def best_trial(self) -> TrialRecord | None:
         """The best complete trial's record (its number, params, value and rows), or None."""
-        return best_record(self.records(), self.objective)
+        return self.book.best(lambda records: best_record(records, self.objective))
 
     @property
     def best_params(self) -> dict[str, Any] | None:
@@ -321,7 +321,7 @@ class Sweep(HasObjective):
         """Counts for a progress bar: planned, done, complete, pruned, stopped, failed, interrupted (their
         process died), running; a note such as "starting 2 workers" before the first trial; elapsed
         (seconds since the last start or resume, frozen when the sweep ends)."""
-        statuses = [r.status for r in self.records()]
+        statuses = self.book.statuses()
         counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "interrupted", "running")}
         planned = self._planned + (self._plan[1] if self._plan else 0)
         elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0

@@ -212,7 +212,7 @@ class SweepPanel(Panel):
         """Load trial ``trial``'s hyperparameters into the linked TrainPanel; return them."""
         if self.sweep is None:
             raise ValueError("no sweep yet: launch one first")
-        record = next((r for r in self.sweep.records() if r.number == trial), None)
+        record = next(iter(self.sweep.records([trial])), None)
         if record is None:
             raise ValueError(f"trial {trial} does not exist in sweep {self.sweep.name!r}")
         return self._load_into_train_panel(self.sweep.base.replace(**record.params), f"trial {trial}")
@@ -293,7 +293,7 @@ class SweepPanel(Panel):
                 if e.values.get("status") != "running":
                     finished.append((trial, e.values.get("status")))
         numbers = {trial for trial, _ in finished}
-        self._plot_recorded([r for r in feed.sweep.records() if r.number in numbers] if numbers else [], points)
+        self._plot_recorded(feed.sweep.records(sorted(numbers)) if numbers else [], points)
         for trial, status in finished:
             self.patch_calls += self.curves.finish(trial, status)
         if finished:

@@ -30,13 +30,12 @@ from typing import Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ...hparams import OPTIMIZERS, HParams, as_hparams
 from ..callbacks import Callback, overrides
 from ..core import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
-                    make_schedule, steps_per_epoch, validation_scores)
+                    make_schedule, member_losses, steps_per_epoch, validation_scores)
 from ..data import Data
 from ..device import resolve_device
 from ..run import Run
@@ -135,6 +134,8 @@ class GroupLoop:
 
     def _setup(self) -> None:
         hps = [m.hp for m in self.members]
+        for m in self.members:
+            m.run.memory_shared_by = len(self.members)
         seeds = [hp.seed for hp in hps]
         self.shufflers = [make_generator(self.device, s) for s in seeds]
         group_seed = zlib.crc32(repr(seeds).encode())
@@ -148,7 +149,6 @@ class GroupLoop:
         self.schedules = Schedules(hps, self.steps_per_epoch)
         self.optimizer = BatchedOptimizer(hps, self.params.flat)
         self._set_penalties(hps)
-        self.classification = self.data.task == "classification"
 
     def _set_penalties(self, hps: list[HParams]) -> None:
         l1 = torch.tensor([hp.l1 for hp in hps], dtype=self.params.flat.dtype, device=self.device)
@@ -206,12 +206,7 @@ class GroupLoop:
     def _step(self, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
         """Forward, backward and update for all members; returns each member's loss (with L1)."""
         p = self.params
-        out = self.forward(p.leaves, xb, training=True)
-        m, b = out.shape[0], out.shape[1]
-        if self.classification:
-            loss = F.cross_entropy(out.reshape(m * b, -1), yb.reshape(m * b), reduction="none").view(m, b).mean(1)
-        else:
-            loss = F.mse_loss(out, yb, reduction="none").reshape(m, -1).mean(1)
+        loss = member_losses(self.data.task, self.forward(p.leaves, xb, training=True), yb)
         p.grad.zero_()
         loss.sum().backward()
         loss = loss.detach()

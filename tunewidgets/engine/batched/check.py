@@ -6,7 +6,7 @@ with the reason as its message.
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Any, Iterable
 
 import torch
 
@@ -57,8 +57,17 @@ def can_batch(hparams_list: Iterable[HParams | dict], data: Data) -> tuple[bool,
     return _check_generic(hps, data)
 
 
+def structure_key(params: dict[str, Any]) -> tuple:
+    """What must agree for configurations to share a group, as one comparable value (the device as
+    written; ``can_batch`` also compares where it resolves to)."""
+    return tuple(_key(params.get(name)) for name in (*STRUCTURE, "device"))
+
+
 def _key(value):
-    return value if isinstance(value, str) else getattr(value, "__qualname__", repr(value)) + f"@{id(value)}"
+    """A field's value for comparison; a model factory counts by identity."""
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    return getattr(value, "__qualname__", repr(value)) + f"@{id(value)}"
 
 
 def _check_generic(hps: list[HParams], data: Data) -> tuple[bool, str]:

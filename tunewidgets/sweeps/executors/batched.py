@@ -35,7 +35,8 @@ import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from ...engine.batched import STRUCTURE, can_batch, train_batched
+from ...engine.batched import can_batch, train_batched
+from ...engine.batched.check import structure_key
 from ...engine.batched.sizing import fitting_group_size
 from ...engine.callbacks import Callback
 from ...engine.threads import train_in_background
@@ -63,12 +64,6 @@ def auto_limit() -> int:
     import torch
 
     return AUTO_LIMIT_GPU if torch.cuda.is_available() else AUTO_LIMIT_CPU
-
-
-def structure_key(params: dict[str, Any]) -> tuple:
-    """What must agree for trials to share a group (a model factory counts by identity)."""
-    return tuple((name, v if isinstance(v, (str, int, float, type(None))) else id(v))
-                 for name, v in ((n, params.get(n)) for n in (*STRUCTURE, "device")))
 
 
 class ResolveOnEnd(Callback):

@@ -1,7 +1,7 @@
 """Batched executor: trials whose network structure agrees train together, in one vectorized pass.
 
 On small models a step's overhead, not its arithmetic, dominates; training a group of trials as one
-stacked computation (``engine.batched.train_batched``) multiplies sweep throughput.
+stacked computation (``engine.batched.GroupLoop``) multiplies sweep throughput.
 
 - What is batched: trials that agree on model kind, layers, units, activation, batch size, epochs
   and device (``engine.batched.STRUCTURE``), up to ``group_size`` at a time. The default, "auto",
@@ -35,7 +35,7 @@ import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from ...engine.batched import can_batch, train_batched
+from ...engine.batched import GroupLoop, can_batch
 from ...engine.batched.check import structure_key
 from ...engine.batched.sizing import fitting_group_size
 from ...engine.callbacks import Callback
@@ -201,7 +201,7 @@ class BatchedExecutor:
                 future.set_result(TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started))
         self.groups.append([job.number for job, _ in trained])
         try:
-            train_batched(trial.data, runs=runs)
+            GroupLoop(trial.data, runs).train()  # can_batch said yes above: train_batched would ask again
         except Exception as e:  # noqa: BLE001 - the group could not run: its members fail with the reason
             for _, future in trained:
                 if not future.done():

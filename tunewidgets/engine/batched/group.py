@@ -35,7 +35,7 @@ from torch import nn
 from ...hparams import OPTIMIZERS, HParams, as_hparams
 from ..callbacks import Callback, overrides
 from ..core import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
-                    make_schedule, member_losses, steps_per_epoch, validation_scores)
+                    make_schedule, member_losses, member_validation_scores, steps_per_epoch)
 from ..data import Data
 from ..device import resolve_device
 from ..run import Run
@@ -273,7 +273,7 @@ class GroupLoop:
         chunks = [self.forward(self.params.leaves, xv[i:i + EVAL_CHUNK].unsqueeze(0).expand(
             n_members, *xv[i:i + EVAL_CHUNK].shape), training=False).float() for i in range(0, len(xv), EVAL_CHUNK)]
         out = torch.cat(chunks, dim=1)
-        return [validation_scores(out[k], yv, self.data, m.run.extra_metrics) for k, m in enumerate(self.members)]
+        return member_validation_scores(out, yv, self.data, [m.run.extra_metrics for m in self.members])
 
     def _finalize(self, m: Member, status: str, position: int | None = None,
                   error: BaseException | None = None) -> int | None:

@@ -178,10 +178,16 @@ class BatchedOptimizer:
             g = torch.addcmul(g, buf, col["mom"]) if kind == "momentum" else buf
         p.addcmul_(g, col["neg_lr"])
 
+    def _scratch(self, a: int, b: int) -> torch.Tensor:
+        """Rows ``a:b`` of a buffer shaped like the parameters, for an update's temporary values."""
+        if "scratch" not in self.state:
+            self.state["scratch"] = torch.empty_like(self.state["sq"])
+        return self.state["scratch"][a:b]
+
     def _rmsprop(self, p, g, col, a, b) -> None:
         sq = self.state["sq"][a:b]
         sq.mul_(RMSPROP_ALPHA).addcmul_(g, g, value=1 - RMSPROP_ALPHA)
-        avg = sq.sqrt().add_(RMSPROP_EPS)
+        avg = torch.sqrt(sq, out=self._scratch(a, b)).add_(RMSPROP_EPS)
         if self.use_momentum["rmsprop"]:
             buf = self.state["buf"][a:b]
             buf.mul_(col["mom"]).addcdiv_(g, avg)
@@ -195,9 +201,11 @@ class BatchedOptimizer:
         exp_avg, sq = self.state["exp_avg"][a:b], self.state["sq"][a:b]
         exp_avg.lerp_(g, col["one_minus_beta1"])
         sq.mul_(ADAM_BETA2).addcmul_(g, g, value=1 - ADAM_BETA2)
-        # torch's capturable form, with the (per-member) step size folded into the denominator
+        # torch's capturable form, with the (per-member) step size folded into the denominator,
+        # computed in a kept buffer: a fresh (members, P) tensor per step costs page faults
         neg_ss = col["neg_step_size"]
-        denom = (sq.sqrt() / (neg_ss * (1 - ADAM_BETA2 ** self.steps) ** 0.5)).add_(ADAM_EPS / neg_ss)
+        denom = torch.sqrt(sq, out=self._scratch(a, b))
+        denom.div_(neg_ss * (1 - ADAM_BETA2 ** self.steps) ** 0.5).add_(ADAM_EPS / neg_ss)
         p.addcdiv_(exp_avg, denom)
 
     def keep(self, index: torch.Tensor, flat: torch.Tensor) -> None:

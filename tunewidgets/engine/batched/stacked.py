@@ -22,6 +22,8 @@ from ..core import is_l1_weight
 warnings.filterwarnings("ignore", message="grad and param do not obey the gradient layout contract")
 
 ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu, "tanh": torch.tanh, "silu": F.silu, "leaky_relu": F.leaky_relu}
+IN_PLACE = {"relu": torch.relu_, "tanh": torch.tanh_, "silu": lambda h: F.silu(h, inplace=True),
+            "leaky_relu": lambda h: F.leaky_relu(h, inplace=True)}
 
 
 class StackedParams:
@@ -79,6 +81,7 @@ class MLPForward:
     def __init__(self, activation: str, dropouts: list[float], device: torch.device,
                  generator: torch.Generator) -> None:
         self.act = ACTIVATIONS[activation]
+        self.act_in_place = IN_PLACE.get(activation, self.act)
         self.generator = generator
         self.set_dropouts(torch.tensor(dropouts, dtype=torch.float32, device=device))
 
@@ -131,8 +134,9 @@ class MLPForward:
     def __call__(self, leaves: list[torch.Tensor], x: torch.Tensor, training: bool) -> torch.Tensor:
         h = x.reshape(x.shape[0], x.shape[1], -1)
         n_hidden = len(leaves) // 2 - 1
+        act = self.act if training else self.act_in_place  # evaluating: no graph, one buffer less per layer
         for i in range(n_hidden):
-            h = self.act(torch.baddbmm(leaves[2 * i + 1].unsqueeze(1), h, leaves[2 * i].transpose(1, 2)))
+            h = act(torch.baddbmm(leaves[2 * i + 1].unsqueeze(1), h, leaves[2 * i].transpose(1, 2)))
             if training and self.runs:
                 h = h * self._noise(h)
         return torch.baddbmm(leaves[-1].unsqueeze(1), h, leaves[-2].transpose(1, 2))

@@ -113,9 +113,9 @@ def loss_function(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Ten
 def member_losses(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Each member's training loss over a batched group's stacked outputs ``(members, batch, ...)``:
     the loss ``loss_function(task)`` gives, computed per member."""
-    m, b = out.shape[0], out.shape[1]
-    if task == "classification":
-        return F.cross_entropy(out.reshape(m * b, -1), y.reshape(m * b), reduction="none").view(m, b).mean(1)
+    m = out.shape[0]
+    if task == "classification":  # classes as dimension 1: no copy of outputs computed transposed
+        return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(1)
     return F.mse_loss(out, y, reduction="none").reshape(m, -1).mean(1)
 
 

@@ -118,8 +118,8 @@ class GroupLoop:
     # ---- set-up ------------------------------------------------------------------------------
     def _start_members(self) -> list[Member]:
         """Begin every run; a member whose model, optimizer or hooks fail ends 'failed' on its own."""
-        # by optimizer kind (each kind updates a contiguous slice), then members with dropout together
-        order = sorted(self.runs, key=lambda r: (OPTIMIZERS.index(r.hparams.optimizer), r.hparams.dropout > 0))
+        # by optimizer kind: each kind updates a contiguous slice of the stacked rows
+        order = sorted(self.runs, key=lambda r: OPTIMIZERS.index(r.hparams.optimizer))
         for run in order:
             run.control.knobs_fixed_because = "it trains in a batched group, whose members share every step"
             try:

@@ -14,9 +14,9 @@ What each member keeps from its sequential run (``tw.train`` with the same ``HPa
   diverges is dropped without touching the others.
 
 What differs: dropout masks come from one generator for the whole group (seeded from the members'
-seeds; members share each step's uniform draw, see ``MLPForward``), so with dropout a member's run is
-statistically, not bitwise, the same as its sequential run. Without dropout the results agree to float32 rounding (batched matrix products sum in another
-order). Pausing any member pauses its group (members share each step); a stop takes effect at the
+seeds; members share each step's uniform draw, see ``MLPForward``), so with dropout a member's run
+is statistically, not bitwise, the same as its sequential run. Without dropout the results agree to
+float32 rounding (batched matrix products sum in another order). Pausing any member pauses its group (members share each step); a stop takes effect at the
 next epoch boundary. ``seconds`` in a row is the group's epoch time.
 """
 

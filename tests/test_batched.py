@@ -163,6 +163,22 @@ def test_each_member_drops_its_own_share_of_units_and_keeps_the_mean(rates):
                        torch.ones(members, batch, units))  # no dropout when evaluating
 
 
+def test_members_with_one_seed_share_dropout_draws_and_other_seeds_drop_independently():
+    units, batch, rate = 256, 64, 0.3
+    forward = MLPForward("relu", [rate, rate, rate, 0.0], torch.device("cpu"), torch.Generator().manual_seed(0),
+                         seeds=[0, 1, 0, 1])
+    eye, zeros = torch.eye(units).expand(4, units, units), torch.zeros(4, units)
+    masks = forward([eye, zeros, eye, zeros], torch.ones(4, batch, units), training=True) != 0  # identity layers
+    assert torch.equal(masks[0], masks[2])  # seed 0 twice: one draw, as two sequential runs on seed 0
+    agree = (masks[0] == masks[1]).float().mean().item()
+    assert abs(agree - ((1 - rate) ** 2 + rate ** 2)) < 0.02  # independent draws (one hidden layer)
+    assert masks[3].all()  # no dropout
+    forward.keep(torch.tensor([1, 2]))  # compacted: seeds 1 and 0, one draw each
+    narrow = forward([eye[:2], zeros[:2], eye[:2], zeros[:2]], torch.ones(2, batch, units), training=True) != 0
+    assert not torch.equal(narrow[0], narrow[1])
+    assert abs((~narrow).float().mean().item() - rate) < 0.02
+
+
 class PruneAt(tw.Callback):
     def __init__(self, epoch):
         self.epoch = epoch

@@ -46,6 +46,18 @@ def test_from_datasets_keeps_small_data_in_memory_and_big_data_in_a_loader():
     assert run.status == "completed" and len(run.history) == 2
 
 
+def test_regression_datasets_with_one_scalar_target_per_sample_learn_through_a_loader():
+    """(n,) targets against (n, 1) outputs must not broadcast to (n, n): the loss is the real MSE."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 5, generator=generator)
+    y = x @ torch.randn(5, generator=generator)
+    train, val = torch.utils.data.TensorDataset(x[:300], y[:300]), torch.utils.data.TensorDataset(x[300:], y[300:])
+    data = tw.Data.from_datasets(train, val, task="regression", n_outputs=1, in_memory=False)
+    run = tw.train(data, epochs=30, lr=1e-2)
+    last = run.history.iloc[-1]
+    assert last["val_loss"] == pytest.approx(last["val_mse"], rel=1e-5) and last["val_r2"] > 0.95
+
+
 @pytest.mark.parametrize("X, y, task, words", [
     (np.zeros((0, 3)), np.zeros(0), "classification", "at least one sample"),
     (np.array([[1.0, np.nan], [0.0, 1.0]]), np.array([0, 1]), "classification", "NaN"),

@@ -107,7 +107,13 @@ def validation_batches(data: Data, device: torch.device) -> Iterator[tuple[torch
 # ---- losses and scores -----------------------------------------------------------------------------
 def loss_function(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """The training loss of a task (mean over the batch)."""
-    return F.cross_entropy if task == "classification" else F.mse_loss
+    return F.cross_entropy if task == "classification" else mse_loss
+
+
+def mse_loss(out: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Mean squared error with the targets in the outputs' shape: a Dataset may yield one target per
+    sample as a scalar, and ``(n,)`` against ``(n, 1)`` would broadcast to ``(n, n)``."""
+    return F.mse_loss(out, y.reshape(out.shape), reduction=reduction)
 
 
 def member_losses(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -116,7 +122,7 @@ def member_losses(task: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor
     m = out.shape[0]
     if task == "classification":  # classes as dimension 1: no copy of outputs computed transposed
         return F.cross_entropy(out.transpose(1, 2), y, reduction="none").mean(1)
-    return F.mse_loss(out, y, reduction="none").reshape(m, -1).mean(1)
+    return mse_loss(out, y, reduction="none").reshape(m, -1).mean(1)
 
 
 def is_l1_weight(param: torch.Tensor) -> bool:

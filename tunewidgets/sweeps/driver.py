@@ -135,7 +135,7 @@ class SweepDriver:
         if self.heartbeat is not None:
             self.heartbeat.add(number)
         self.book.publish(number, "status", 0, {"status": "running", "params": params})
-        return TrialJob(number, self.job_params(params), reporter)
+        return TrialJob(number, self.job_params(params), reporter, judged_each_epoch=self.pruning)
 
     def on_epoch(self, number: int, row: dict[str, Any]) -> str | None:
         """A trial's epoch arrived (any thread): record it, feed the pruner; ``"pruned"`` stops the trial."""

@@ -98,6 +98,7 @@ class TrialJob:
     number: int
     params: dict[str, Any]  # the objective's input: full HParams as a dict, or estimator params
     reporter: Reporter
+    judged_each_epoch: bool = False  # a pruner judges every row: remote workers send each one at once
 
 
 @runtime_checkable

@@ -14,10 +14,11 @@ What each member keeps from its sequential run (``tw.train`` with the same ``HPa
   diverges is dropped without touching the others.
 
 What differs: dropout masks come from one generator for the whole group (seeded from the members'
-seeds; members share each step's uniform draw, see ``MLPForward``), so with dropout a member's run
-is statistically, not bitwise, the same as its sequential run. Without dropout the results agree to
-float32 rounding (batched matrix products sum in another order). Pausing any member pauses its group (members share each step); a stop takes effect at the
-next epoch boundary. ``seconds`` in a row is the group's epoch time.
+seeds; members with one seed share each step's draw, see ``MLPForward``), so with dropout a member's
+run is statistically, not bitwise, the same as its sequential run. Without dropout the results agree
+to float32 rounding (batched matrix products sum in another order). Pausing any member pauses its
+group (members share each step); a stop takes effect at the next epoch boundary. ``seconds`` in a
+row is the group's epoch time.
 """
 
 from __future__ import annotations
@@ -142,7 +143,8 @@ class GroupLoop:
         self.dropout_gen = torch.Generator(device=self.device).manual_seed(group_seed)
         self.params = StackedParams([m.run.model for m in self.members])
         if self.is_mlp:
-            self.forward = MLPForward(hps[0].activation, [hp.dropout for hp in hps], self.device, self.dropout_gen)
+            self.forward = MLPForward(hps[0].activation, [hp.dropout for hp in hps], self.device, self.dropout_gen,
+                                      seeds)
         else:
             torch.manual_seed(group_seed)  # vmap's per-member dropout draws from the global generator
             self.forward = VmapForward(copy.deepcopy(self.members[0].run.model), self.params.names)

@@ -213,6 +213,6 @@ class BatchedOptimizer:
         idx = index.tolist()
         self.kinds = [self.kinds[i] for i in idx]
         self.wd = self.wd[idx]
-        self.state = {k: v.index_select(0, index) for k, v in self.state.items()}
+        self.state = {k: v.index_select(0, index) for k, v in self.state.items() if k != "scratch"}
         self.tables = {k: v.index_select(1, index) for k, v in getattr(self, "tables", {}).items()}
         self._columns(flat)

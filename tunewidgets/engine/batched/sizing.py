@@ -24,7 +24,7 @@ from ..device import resolve_device
 from ..models import build_model, count_parameters
 
 FLOAT_BYTES = 4
-COPIES_PER_PARAMETER = 4  # the weight, its gradient and two optimizer buffers (Adam's moments)
+COPIES_PER_PARAMETER = 5  # the weight, its gradient, Adam's two moments and the update's scratch buffer
 ACTIVATION_COPIES = 3  # a hidden layer's pre-activation, activation and dropout mask, kept for backward
 DEFAULT_CACHE_BYTES = 32 * 2**20  # where the cache size cannot be read
 GPU_SHARE = 0.5

@@ -71,50 +71,58 @@ BIT_LEVELS = 2**16  # a keep probability is a multiple of 1/65536: masks are dra
 class MLPForward:
     """The built-in MLP (see ``models.build_mlp``) over stacked parameters: ``(M, B, ...) -> (M, B, out)``.
 
-    Dropout rates may differ per member: each step draws one 16-bit number per (sample, unit), shared by
-    all members, and a member keeps a unit where that draw is below its keep level, scaled by the inverse
-    of its keep probability as ``torch.nn.Dropout`` does. Each member's masks are distributed as in its
-    own run; sharing the draw is what sequential runs with one seed do anyway (their masks coincide),
-    and it makes the draw, serial on the CPU, a member count times cheaper.
+    Dropout rates may differ per member. Each step draws one 16-bit number per (unit, sample) for each
+    distinct seed in the group, and a member keeps a unit where its seed's draw is below its keep level,
+    scaled by the inverse of its keep probability as ``torch.nn.Dropout`` does. Each member's masks are
+    distributed as in its own run, and members with different seeds drop independently; members that
+    share a seed share the draw, as sequential runs with one seed share their random stream. A grid on
+    one seed (the usual sweep) so draws once per step, not once per member: the CPU's generator is
+    serial, and that draw was the largest cost of a step after the matrix products.
     """
 
     def __init__(self, activation: str, dropouts: list[float], device: torch.device,
-                 generator: torch.Generator) -> None:
+                 generator: torch.Generator, seeds: list[int] | None = None) -> None:
         self.act = ACTIVATIONS[activation]
         self.act_in_place = IN_PLACE.get(activation, self.act)
         self.generator = generator
-        self.set_dropouts(torch.tensor(dropouts, dtype=torch.float32, device=device))
+        self.set_dropouts(torch.tensor(dropouts, dtype=torch.float32, device=device),
+                          list(seeds) if seeds is not None else [0] * len(dropouts))
 
-    def set_dropouts(self, rates: torch.Tensor) -> None:
-        self.rates = rates
+    def set_dropouts(self, rates: torch.Tensor, seeds: list[int]) -> None:
+        self.rates, self.seeds = rates, seeds
         # a member keeps a unit where the draw, uniform on the integers [-32768, 32767], is below
-        # levels - 32768: its keep probability is levels / 65536, within 8e-6 of the rate asked, and
-        # the rescale uses that exact value; a member without dropout keeps every unit (noise exactly 1)
-        levels = ((1 - rates) * BIT_LEVELS).round().clamp(1, BIT_LEVELS - 1)
-        levels = torch.where(rates > 0, levels, torch.full_like(levels, BIT_LEVELS)).view(-1, 1, 1)
+        # levels - 32768: its keep probability is levels / 65536, within 1/65536 of the rate asked, and
+        # the rescale uses that exact value; at levels 65536 it keeps every unit (noise exactly 1)
+        levels = ((1 - rates) * BIT_LEVELS).round().clamp(1, BIT_LEVELS).view(-1, 1, 1)
         self.keep_below, self.scale = levels - BIT_LEVELS // 2, BIT_LEVELS / levels
-        self.any_dropout = bool((rates > 0).any())
+        self.any_dropout = bool((levels < BIT_LEVELS).any())
+        distinct = sorted(set(seeds))
+        self.n_draws = len(distinct)
+        self.draw_of = torch.tensor([distinct.index(seed) for seed in seeds], device=rates.device)
+        self.draw_per_member = distinct == seeds  # one draw each, already in member order
 
     def keep(self, index: torch.Tensor) -> None:
-        self.set_dropouts(self.rates.index_select(0, index))
+        self.set_dropouts(self.rates.index_select(0, index), [self.seeds[i] for i in index.tolist()])
 
     def _noise(self, h: torch.Tensor) -> torch.Tensor:
         """Keep-and-rescale factors: ``clamp(keep_below - u, 0, 1) * scale`` with the step's shared draw
         ``u`` (integer-valued floats, so the clamp is exactly 1 where kept and 0 where dropped): three
         plain float ops, where torch.bernoulli with a tensor of probabilities, or a broadcast
         comparison, cost several times more."""
-        shape = h.shape[1:]
+        shape = h.shape[1:] if self.n_draws == 1 else (self.n_draws, *h.shape[1:])
         if h.device.type == "cpu":
-            u = self._draw_bits(shape)
+            u = self._draw_bits(torch.Size(shape))
         else:
             u = torch.randint(-BIT_LEVELS // 2, BIT_LEVELS // 2, shape, generator=self.generator,
                               device=h.device, dtype=torch.float32)
+        if self.n_draws > 1 and not self.draw_per_member:
+            u = u.index_select(0, self.draw_of)
         return torch.sub(self.keep_below, u).clamp_(0, 1).mul_(self.scale).to(h.dtype)
 
     def _draw_bits(self, shape: torch.Size) -> torch.Tensor:
         """Uniform integers in [-32768, 32767], as floats: the CPU's generator is serial, and four 16-bit
-        draws from each 64-bit word halve its cost (measured: 16 x 64 x 128 masks in 142 us against
-        276 us with torch.rand)."""
+        draws from each 64-bit word cut its cost (measured: 16 x 128 x 64 numbers in 108 us against
+        289 us with torch.rand)."""
         n = shape.numel()
         words = torch.empty((n + 3) // 4, dtype=torch.int64).random_(-2**63, None, generator=self.generator)
         return words.view(torch.int16)[:n].view(shape).float()

@@ -11,10 +11,10 @@ stacked computation (``engine.batched.GroupLoop``) multiplies sweep throughput.
   momentum, weight decay, L1, dropout rate, optimizer, schedule and seed stay per member. Groups
   train one after another in a kernel thread, on the kernel's device, as the thread executor does.
 - Each member has its own shuffling order (its own generator, seeded with its seed) and its own
-  dropout masks (drawn for the whole group from one generator, each step's draw shared by the
-  members as sequential runs with one seed share theirs, so with dropout a member's curve is
-  statistically, not bitwise, the one the thread executor gives; without dropout they agree to
-  float rounding).
+  dropout masks, drawn for the whole group from one generator (members with one seed share each
+  step's draw, as sequential runs with one seed share their stream). So with dropout a member's
+  curve is statistically, not bitwise, the one the thread executor gives; without dropout they agree
+  to float rounding.
 - Each member is an ordinary trial: it reports every epoch to its reporter, so the table, live
   curves, pruning and storage behave as with the thread executor. A pruned or stopped member ends
   at the next epoch boundary (``sweep.stop()`` stopping every member ends the epoch at once); a

@@ -34,9 +34,10 @@ def _require_distributed():
 
 _STOPPED: set[tuple[str, int]] = set()  # in a worker process: (sweep, trial) the kernel asked to stop
 EVENT_CHECK_SECONDS = 1.0  # how often a trial also asks the scheduler, in case a push missed its worker
-# A trial's rows go out at most this often (the first at once, the rest gathered, all before the trial
-# returns): on 2 cores an event per 13 ms digits epoch cost 8-10% of a sweep's time, in the worker and
-# in the kernel's scheduler; twenty updates a second is still live to a person and to a pruner.
+# Without a pruner, a trial's rows go out at most this often (the first at once, the rest gathered, all
+# before the trial returns): on 2 cores an event per 13 ms digits epoch cost 8-10% of a sweep's time,
+# in the worker and in the kernel's scheduler, and twenty updates a second is still live to a person.
+# With a pruner every row goes at once: a gathered row would reach the pruner epochs late.
 ROWS_EVERY_SECONDS = 0.05
 
 
@@ -60,8 +61,8 @@ class DaskChannel:
     measured 0.45 ms and slowed small trials), with the trial's ``distributed.Event`` asked at most
     once a second as a fallback."""
 
-    def __init__(self, topic: str, prefix: str) -> None:
-        self.topic, self.prefix = topic, prefix
+    def __init__(self, topic: str, prefix: str, rows_every: float = ROWS_EVERY_SECONDS) -> None:
+        self.topic, self.prefix, self.rows_every = topic, prefix, rows_every
         self._events: dict[int, Any] = {}
         self._asked: dict[int, float] = {}
         self._unsent: dict[int, list[dict[str, Any]]] = {}
@@ -69,7 +70,7 @@ class DaskChannel:
 
     def send(self, number: int, row: dict[str, Any]) -> None:
         self._unsent.setdefault(number, []).append(row)
-        if time.monotonic() - self._sent_at.get(number, -ROWS_EVERY_SECONDS) >= ROWS_EVERY_SECONDS:
+        if time.monotonic() - self._sent_at.get(number, -self.rows_every) >= self.rows_every:
             self.flush(number)
 
     def flush(self, number: int) -> None:
@@ -103,10 +104,10 @@ class DaskChannel:
         return False
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"topic": self.topic, "prefix": self.prefix}
+        return {"topic": self.topic, "prefix": self.prefix, "rows_every": self.rows_every}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["topic"], state["prefix"])
+        self.__init__(state["topic"], state["prefix"], state["rows_every"])
 
 
 def run_on_worker(train_trial: Any, number: int, params: dict[str, Any], channel: DaskChannel,
@@ -185,13 +186,15 @@ class DaskExecutor(RemoteExecutor):
         self.client.subscribe_topic(self.topic, self._on_event)
         self.relay = MessageRelay(lambda timeout: self._inbox.get(timeout=timeout), "tunewidgets-dask-relay")
         self.channel = DaskChannel(self.topic, prefix)
+        self.judged_channel = DaskChannel(self.topic, prefix, rows_every=0.0)
         self._prefix = prefix
         [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)  # the data, once per worker
         self.pool = self.client.get_executor(pure=False)
 
     def _on_event(self, event: Any) -> None:
         _, message = event
-        for row in message["rows"]:
+        # a worker with an older tunewidgets (a user's own cluster) sends one "row" per event
+        for row in message["rows"] if "rows" in message else [message["row"]]:
             self._inbox.put(("epoch", message["trial"], row))
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
@@ -215,12 +218,15 @@ class DaskExecutor(RemoteExecutor):
 
     # ---- protocol (submit comes from RemoteExecutor) --------------------------------------------------
     def launch(self, job: TrialJob) -> Future:
-        return self.pool.submit(run_on_worker, self._trial, job.number, job.params, self.channel, self.threads)
+        channel = self.judged_channel if job.judged_each_epoch else self.channel
+        return self.pool.submit(run_on_worker, self._trial, job.number, job.params, channel, self.threads)
 
     def close(self) -> None:
         try:
             self.client.unsubscribe_topic(self.topic)
-            # the workers stay warm for later sweeps: they must not keep this sweep's data
+        except Exception:  # noqa: BLE001
+            pass
+        try:  # the workers stay warm for later sweeps: they must not keep this sweep's data
             self._trial.release()
         except Exception:  # noqa: BLE001
             pass

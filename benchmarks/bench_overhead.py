@@ -7,8 +7,9 @@ bare work) and as ``tw.sweep`` with each executor, and the cost per trial is
     (sweep time - bare time / parallel workers) / trials
 
 where the bare time is the loop on the kernel's torch threads for the in-kernel executors, and on
-one thread (what each worker has) for the Dask and process workers. A negative figure means the executor did the work faster than the bare loop could (the batched
-executor trains many trials in one pass). Two sizes: many ~10 ms trials (iris, a tiny MLP) and fewer
+one thread (what each worker has) for the Dask and process workers, timed right before and after
+those executors (the mean of the two). A negative figure means the executor did the work faster
+than the bare loop could (the batched executor trains many trials in one pass). Two sizes: many ~10 ms trials (iris, a tiny MLP) and fewer
 ~0.5 s trials (digits, the default MLP). Dask and the process pool run warm (their workers started
 by an earlier sweep, as in a kernel that has swept before). Targets on 2 cores: thread <= 2 ms,
 batched <= 1 ms amortized, Dask (warm) <= 20 ms.
@@ -70,17 +71,26 @@ def main() -> None:
             sweep_seconds(cases[0][1], cases[0][2], space, 2 * WORKERS, executor)
     print(f"| executor | {' | '.join(f'{n} trials of {size}' for size, _, _, n in cases)} |")
     print("| --- | " + " | ".join("---" for _ in cases) + " |")
-    params = {size: list(_random_params(space, n)) for size, _, _, n in cases}
     kernel = torch.get_num_threads()
-    bare = {(size, t): bare_loop(data, base, params[size], t) for size, data, base, _ in cases for t in {kernel, 1}}
+    # Each executor is compared with the bare loop timed around it (before and after its group, the
+    # mean): the machine's speed drifts by 10-30% over minutes, more than the costs measured here.
+    groups = [(kernel, ["thread", "batched"]), (1, ["dask (warm)", "process (warm)"])]
+    bare: dict[tuple[str, int], float] = {}
+    elapsed: dict[tuple[str, str], float] = {}
+    for size, data, base, n in cases:
+        params = list(_random_params(space, n))
+        for threads, names in groups:
+            before = bare_loop(data, base, params, threads)
+            for name in names:
+                elapsed[name, size] = sweep_seconds(data, base, space, n, executors[name][0])
+            bare[size, threads] = (before + bare_loop(data, base, params, threads)) / 2
     for t in sorted({kernel, 1}, reverse=True):
         print(f"| bare loop of tw.train, {t} torch thread(s) | {' | '.join(f'{bare[s, t]:.1f} s' for s, *_ in cases)} |")
-    for name, (executor, workers) in executors.items():
+    for name, (_, workers) in executors.items():
         cells = []
-        for size, data, base, n in cases:
-            elapsed = sweep_seconds(data, base, space, n, executor)
-            cost = (elapsed - bare[size, 1 if workers > 1 else kernel] / workers) / n
-            cells.append(f"{elapsed:.1f} s, {1000 * cost:+.1f} ms/trial")
+        for size, _, _, n in cases:
+            cost = (elapsed[name, size] - bare[size, 1 if workers > 1 else kernel] / workers) / n
+            cells.append(f"{elapsed[name, size]:.1f} s, {1000 * cost:+.1f} ms/trial")
         print(f"| {name} | {' | '.join(cells)} |")
     tw.sweeps.close_workers()
 

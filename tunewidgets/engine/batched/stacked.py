@@ -97,9 +97,9 @@ class MLPForward:
         self.keep_below, self.scale = levels - BIT_LEVELS // 2, BIT_LEVELS / levels
         self.any_dropout = bool((levels < BIT_LEVELS).any())
         distinct = sorted(set(seeds))
-        self.n_draws = len(distinct)
+        self.n_draws = len(distinct)  # one draw broadcasts to every member
         self.draw_of = torch.tensor([distinct.index(seed) for seed in seeds], device=rates.device)
-        self.draw_per_member = distinct == seeds  # one draw each, already in member order
+        self.pick_draws = 1 < self.n_draws and distinct != seeds  # else draw k is member k's already
 
     def keep(self, index: torch.Tensor) -> None:
         self.set_dropouts(self.rates.index_select(0, index), [self.seeds[i] for i in index.tolist()])
@@ -109,13 +109,13 @@ class MLPForward:
         ``u`` (integer-valued floats, so the clamp is exactly 1 where kept and 0 where dropped): three
         plain float ops, where torch.bernoulli with a tensor of probabilities, or a broadcast
         comparison, cost several times more."""
-        shape = h.shape[1:] if self.n_draws == 1 else (self.n_draws, *h.shape[1:])
+        shape = torch.Size((self.n_draws, *h.shape[1:]))
         if h.device.type == "cpu":
-            u = self._draw_bits(torch.Size(shape))
+            u = self._draw_bits(shape)
         else:
             u = torch.randint(-BIT_LEVELS // 2, BIT_LEVELS // 2, shape, generator=self.generator,
                               device=h.device, dtype=torch.float32)
-        if self.n_draws > 1 and not self.draw_per_member:
+        if self.pick_draws:
             u = u.index_select(0, self.draw_of)
         return torch.sub(self.keep_below, u).clamp_(0, 1).mul_(self.scale).to(h.dtype)
 

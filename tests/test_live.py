@@ -176,6 +176,11 @@ def test_the_panel_moves_knobs_locks_structure_marks_changes_and_continues(digit
         time.sleep(0.02)
     assert run.hparams.lr == 0.02 and panel.curves.knobs.data["label"] == ["lr 0.02"]
     assert "from the next batch" in panel.message.value
+    panel.set_hparams(run.hparams.replace(lr=0.5, dropout=0.3))  # values loaded from code (a table row, Reset)
+    panel.reset()
+    time.sleep(0.1)
+    assert run.hparams.lr == 0.02 and run.hparams.dropout == SMALL.get("dropout", 0.0)  # move no knob
+    assert not run.control.updates_pending and panel.curves.knobs.data["label"] == ["lr 0.02"]
     panel.stop()
     panel.wait(30)
     assert not panel.controls.fields["units"].disabled  # unlocked once it ended

@@ -74,6 +74,7 @@ class TrainPanel(Panel):
         self._live: list[Run] = []
         self._paused = False
         self._lr_job: Future | None = None
+        self._loading = False  # controls set from code (a loaded run, Reset): a training run keeps its knobs
         self._set_body(self.controls, widgets.HBox(list(self.buttons.values())),
                        widgets.HBox([self.progress, self.status]), self.message, self.plots,
                        widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history)
@@ -94,8 +95,13 @@ class TrainPanel(Panel):
         return self.controls.checked()
 
     def set_hparams(self, hparams: HParams | dict) -> None:
-        """Load hyperparameters into the controls."""
-        self.controls.set_hparams(hparams)
+        """Load hyperparameters into the controls (a run that trains keeps its own: ``run.update`` moves
+        those)."""
+        self._loading = True
+        try:
+            self.controls.set_hparams(hparams)
+        finally:
+            self._loading = False
 
     @property
     def run(self) -> Run | None:
@@ -196,7 +202,7 @@ class TrainPanel(Panel):
 
     def reset(self) -> None:
         """Controls back to the panel's initial hyperparameters."""
-        self.controls.set_hparams(self._initial)
+        self.set_hparams(self._initial)
 
     def clear(self) -> None:
         """Remove the curves of finished runs (the current one stays)."""
@@ -211,7 +217,7 @@ class TrainPanel(Panel):
         with self.curves.lock:
             self.lr_chart.update(result)
         if math.isfinite(result.suggestion):
-            self.controls.set_hparams(hp.replace(lr=float(result.suggestion)))
+            self.set_hparams(hp.replace(lr=float(result.suggestion)))
         self.show_info(format_lr_suggestion(result.suggestion, result.lr_min, result.stopped_early))
         return result
 
@@ -249,20 +255,19 @@ class TrainPanel(Panel):
         return self.runs[index] if 0 <= index < len(self.runs) else None
 
     def _move_live_knobs(self, change: Any) -> None:
-        """A control moved while a run trains: its live knobs follow (validated; an error is shown)."""
+        """A person moved a control while a run trains: its live knobs follow (validated; an error is shown)."""
         hp, run = change["new"], self.run
-        if hp is None or not self.active:
+        if hp is None or not self.active or self._loading:
             return
         moved = {k: getattr(hp, k) for k in LIVE_FIELDS if getattr(hp, k) != getattr(run.hparams, k)}
         if moved:
-            self._safely(lambda: run.update(**moved))
-            if all(getattr(run.hparams, k) == v for k, v in moved.items()):  # else the error is shown
-                self.show_info(f"{run.name}: {format_changes(moved)} from the next batch")
+            self._safely(lambda: (run.update(**moved),
+                                  self.show_info(f"{run.name}: {format_changes(moved)} from the next batch")))
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]
         if 0 <= index < len(self.runs):
-            self.controls.set_hparams(self.runs[index].hparams)
+            self.set_hparams(self.runs[index].hparams)
             self.show_info(f"loaded the hyperparameters of {self.runs[index].name}")
 
     def _sync_buttons(self, busy: bool | None = None) -> None:

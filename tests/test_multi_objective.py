@@ -44,6 +44,19 @@ def test_several_objectives_refuse_pruners_and_single_objective_questions(digits
         one.pareto_front()
 
 
+def test_a_cost_first_or_alone_is_the_trials_value(digits, base):
+    """Model size or time as the first objective (or the only one) ranks and completes every trial."""
+    small = base.replace(epochs=1, layers=1)
+    alone = tw.sweep(digits, tw.Space(units=[8, 64]), strategy="grid", base=small, metric="params")
+    table = alone.table()
+    assert list(table["status"]) == ["complete"] * 2 and list(table["units"]) == [8, 64]
+    assert alone.best_value == table["params"].iloc[0] == 64 * 8 + 8 + 8 * 10 + 10
+    first = tw.sweep(digits, tw.Space(units=[8, 64]), strategy="grid", base=small,
+                     objectives=["seconds", "val_accuracy"])
+    for record in first.records():
+        assert record.status == "complete" and record.value == record.values[0] == record.seconds
+
+
 def test_time_and_a_direction_as_objectives_survive_a_reload(digits, base, tmp_path):
     url = f"sqlite:///{tmp_path}/mo.db"
     tw.sweep(digits, tw.Space(units=[8, 64]), strategy="grid", base=base.replace(epochs=2), storage=url, name="t",

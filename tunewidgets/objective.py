@@ -90,6 +90,16 @@ class Objective:
         """The best value of this metric over history rows (one per epoch)."""
         return self.best(row.get(self.metric) for row in rows)
 
+    def trial_value(self, rows: Iterable[dict[str, Any]], seconds: float, costs: dict[str, Any]) -> float:
+        """A trial's value: the best over its epochs, or for a cost objective its time (``seconds``)
+        or its model's size (``costs["params"]``)."""
+        if self.metric == "seconds":
+            return seconds
+        if self.metric == "params":
+            params = costs.get("params")
+            return math.nan if params is None else float(params)
+        return self.best_of_rows(rows)
+
     def sort_key(self, value: Any) -> tuple[int, float]:
         """Ascending key: better values first, non-finite values last."""
         if not is_finite_number(value):

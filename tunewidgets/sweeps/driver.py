@@ -16,9 +16,9 @@ import optuna
 from optuna.trial import TrialState
 
 from ..engine.events import EventChannel, MetricEvent
-from ..objective import Objective, is_finite_number
+from ..objective import COST_OBJECTIVES, Objective, is_finite_number
 from .protocol import Executor, Reporter, TrialJob, TrialResult
-from .results import RESULT_ATTR, TrialRecord, note_rerun, objective_value
+from .results import RESULT_ATTR, TrialRecord, note_rerun
 from .storage import Heartbeat
 from .trials import error_text
 
@@ -155,8 +155,10 @@ class SweepDriver:
         """Give Optuna the objective's value of an epoch once (its intermediate value, for the pruner);
         True when it was given now."""
         value, epoch = row.get(self.objective.metric), int(row["epoch"])
-        if len(self.objectives) > 1 or not is_finite_number(value) or epoch in record.reported:
-            return False  # Optuna takes no intermediate values with several objectives
+        if len(self.objectives) > 1 or self.objective.metric in COST_OBJECTIVES:
+            return False  # Optuna takes no intermediate values with several objectives; costs have none
+        if not is_finite_number(value) or epoch in record.reported:
+            return False
         self._trials[number].report(float(value), epoch)
         record.reported.add(epoch)
         return True
@@ -177,11 +179,12 @@ class SweepDriver:
             for row in rows:  # steps the live feed did not deliver (or delivered after a retry)
                 self._report(job.number, record, row)
             trial = self._trials.pop(job.number)
-            value = result.value if is_finite_number(result.value) else self.objective.best_of_rows(rows)
+            value = result.value if is_finite_number(result.value) else \
+                self.objective.trial_value(rows, result.seconds, result.extra)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
             if len(self.objectives) > 1:
-                record.values = [objective_value(o, rows, result.seconds, result.extra) for o in self.objectives]
+                record.values = [o.trial_value(rows, result.seconds, result.extra) for o in self.objectives]
             trial.set_user_attr(RESULT_ATTR, record.to_attr())
             if status == "complete":
                 self.study.tell(trial, record.values or value)

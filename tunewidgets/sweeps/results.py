@@ -83,16 +83,6 @@ def _float(v: Any) -> float:
     return math.nan if v is None else float(v)
 
 
-def objective_value(objective: Objective, rows: list[dict[str, Any]], seconds: float,
-                    extra: dict[str, Any]) -> float:
-    """A trial's value for one objective: the best over its epochs, or its model size or time."""
-    if objective.metric == "seconds":
-        return seconds
-    if objective.metric == "params":
-        return _float(extra.get("params"))
-    return objective.best_of_rows(rows)
-
-
 def pareto_fronts(points: list[list[float]], objectives: list[Objective]) -> list[int]:
     """Each point's Pareto front, 1 for the non-dominated ones (0: a point with a missing value).
 
@@ -160,7 +150,7 @@ def results_table(records: list[TrialRecord], param_names: list[str], objective:
         seconds = r.seconds if r.status != "running" else now - r.started
         row = {"trial": r.number, "status": r.status, metric: value, "epochs_trained": len(r.rows),
                "seconds": seconds}
-        row.update({o.metric: objective_value(o, r.rows, seconds, r.extra) for o in more})
+        row.update({o.metric: o.trial_value(r.rows, seconds, r.extra) for o in more})
         row.update({columns_of[name]: r.params.get(name) for name in param_names})
         row.update({k: v for k, v in r.extra.items() if k not in row})
         row["error"] = r.error or ""

@@ -89,8 +89,8 @@ def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
         last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
-    return TrialResult(run.status, objective.best_of_rows(rows), rows, error, time.perf_counter() - started,
-                       cost_columns(rows, run.peak_memory_bytes, run.n_parameters))
+    seconds, costs = time.perf_counter() - started, cost_columns(rows, run.peak_memory_bytes, run.n_parameters)
+    return TrialResult(run.status, objective.trial_value(rows, seconds, costs), rows, error, seconds, costs)
 
 
 def cost_columns(rows: list[dict[str, Any]], peak_bytes: int, params: int) -> dict[str, float]:

@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import optuna
@@ -30,6 +31,27 @@ def wait_until(condition, timeout, what):
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.05)
+
+
+class UnloadableInAWorker:
+    """Pickles in the kernel; a worker process fails to rebuild it (as with a module only the kernel has)."""
+
+    def __reduce__(self):
+        return (os.getpid, (1, 2))
+
+
+@pytest.mark.slow
+def test_a_trial_the_workers_cannot_load_fails_with_its_error_and_leaves_no_process_or_thread():
+    from tunewidgets.sweeps.executors import warm
+
+    executor = ProcessExecutor(n_workers=2)
+    with pytest.raises(TypeError, match="getpid"):
+        executor.open(UnloadableInAWorker())
+    assert executor.workers_set not in warm._lent_slots and not warm.has_idle_slots(2, 1)
+    assert not [t for t in threading.enumerate() if "relay" in t.name]
+    for pool in executor.workers_set.pools:  # shut down, not kept for a later sweep
+        with pytest.raises(RuntimeError, match="shutdown"):
+            pool.submit(os.getpid)
 
 
 # ---- a worker process dies ------------------------------------------------------------------------

@@ -103,6 +103,12 @@ def test_process_executor_streams_and_prunes(base, digits):
     epoch_events = [e for e in events if e.kind == "epoch"]
     assert {e.values["trial"] for e in epoch_events} == {0, 1}
     assert all(math.isfinite(e.values["val_accuracy"]) for e in epoch_events)
+    from tunewidgets.sweeps.executors import process, warm
+
+    for pool in executor.workers_set.pools:  # kept warm for the next sweep, without this sweep's data
+        with pytest.raises(KeyError):
+            pool.submit(process.run_in_worker, 0, {}).result(timeout=30)
+    assert warm.has_idle_slots(2, 1)
 
 
 def test_failing_trials_are_kept_and_ranked_last(base, digits):

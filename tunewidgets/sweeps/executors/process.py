@@ -54,6 +54,11 @@ def load_trial(payload: bytes, channel: QueueChannel) -> None:
     _WORKER["train_trial"], _WORKER["channel"] = cloudpickle.loads(payload), channel
 
 
+def forget_trial() -> None:
+    """In a worker, when its sweep ends: an idle process between sweeps holds no sweep's data."""
+    _WORKER.clear()
+
+
 def run_in_worker(number: int, params: dict[str, Any]):
     channel = _WORKER["channel"]
     channel.messages.put(("worker", number, os.getpid()))
@@ -101,22 +106,33 @@ class ProcessExecutor(RemoteExecutor):
         import cloudpickle
 
         require_main_guard("executor='process'")
+        self.payload = cloudpickle.dumps(train_trial)  # before borrowing: a trial that cannot travel costs nothing
         self.workers_set = warm.borrow_slots(self.slots, self.threads)
+        self.relay = None
+        try:
+            self._start_sweep()
+        except BaseException:  # e.g. a worker cannot unpickle the trial: no process or thread is left behind
+            if self.relay is not None:
+                self.relay.close()
+            warm.discard(self.workers_set)
+            raise
+        self.free = list(range(self.slots))
+        self.workers: dict[int, Any] = {}  # trial number -> the multiprocessing.Process running it
+
+    def _start_sweep(self) -> None:
+        """The sweep's queues and relay; every slot's process loads the trial before its first trial."""
         manager = self.workers_set.manager
         self.messages, self.stops, self.pauses = manager.Queue(), manager.dict(), manager.dict()
         self.channel = QueueChannel(self.messages, self.stops, self.pauses)
-        self.payload = cloudpickle.dumps(train_trial)
         self.relay = MessageRelay(lambda timeout: self.messages.get(timeout=timeout), "tunewidgets-process-relay",
                                   on_worker=self._note_worker)
         self.lock = threading.Lock()
         loads = [pool.submit(load_trial, self.payload, self.channel) for pool in self.workers_set.pools]
-        for slot, load in enumerate(loads):  # each slot's process holds the trial function before its first trial
+        for slot, load in enumerate(loads):
             try:
                 load.result()
             except BrokenProcessPool:  # the process died while it waited between sweeps
                 self.workers_set.restart(slot).submit(load_trial, self.payload, self.channel).result()
-        self.free = list(range(self.slots))
-        self.workers: dict[int, Any] = {}  # trial number -> the multiprocessing.Process running it
 
     def _note_worker(self, number: int, pid: int) -> None:
         """A worker took trial ``number``: keep its process, whose exit code tells why it may die."""
@@ -176,4 +192,15 @@ class ProcessExecutor(RemoteExecutor):
         except (EOFError, OSError, BrokenPipeError):
             pass
         self.relay.close()
+        with self.lock:
+            busy = len(self.free) < self.slots
+        if busy:  # a trial still runs (the sweep gave up waiting): these processes serve no later sweep
+            warm.discard(self.workers_set, wait=False)
+            return
+        try:
+            for done in [pool.submit(forget_trial) for pool in self.workers_set.pools]:
+                done.result(timeout=10)
+        except Exception:  # noqa: BLE001 - a process that cannot forget is not lent again
+            warm.discard(self.workers_set)
+            return
         warm.give_back(self.workers_set)

@@ -140,10 +140,30 @@ def borrow_slots(n: int, threads: int) -> ProcessSlots:
 
 
 def give_back(slots: ProcessSlots) -> None:
+    """Keep a sweep's slots for the next sweep of that size; one idle set per size is enough."""
     with _lock:
         if slots in _lent_slots:
             _lent_slots.remove(slots)
-        _idle_slots.setdefault(slots.key, []).append(slots)
+        idle = _idle_slots.setdefault(slots.key, [])
+        spare = bool(idle)
+        if not spare:
+            idle.append(slots)
+    if spare:
+        slots.close()
+
+
+def discard(slots: ProcessSlots, wait: bool = True) -> None:
+    """End slots that no sweep should borrow again; ``wait=False`` where a process may still be busy
+    with a trial (it exits when that ends)."""
+    with _lock:
+        if slots in _lent_slots:
+            _lent_slots.remove(slots)
+    if wait:
+        slots.close()
+        return
+    for pool in slots.pools:
+        pool.shutdown(wait=False, cancel_futures=True)
+    slots.manager.shutdown()
 
 
 # ---- the end -------------------------------------------------------------------------------------------

@@ -192,6 +192,18 @@ def test_the_panel_moves_knobs_locks_structure_marks_changes_and_continues(digit
     assert panel.curves.slots[1].epochs.data["epoch"][0] == run.epochs_done  # starts where the parent ended
 
 
+def test_knob_marks_go_with_their_run_when_its_curve_slot_is_lent_again():
+    from tunewidgets.plotting.curves import LiveCurves
+
+    curves = LiveCurves(max_runs=2)
+    curves.add_run("a", "run 1"), curves.add_run("b", "run 2")
+    curves.mark("a", 1.5, "lr 0.01"), curves.mark("b", 2.5, "lr 0.02")
+    curves.add_run("c", "run 3")  # takes run 1's slot and colour
+    assert curves.knobs.data["run"] == ["b"] and curves.knobs.data["color"] == [curves.slots[1].color]
+    curves.clear(keep=("c",))
+    assert curves.knobs.data["run"] == []
+
+
 def test_without_storage_nothing_is_written(digits, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     panel = TrainPanel(digits, tw.HParams(epochs=1, **SMALL))

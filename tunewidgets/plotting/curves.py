@@ -36,6 +36,7 @@ class Slot:
     """The sources, glyphs and legend entries one run draws with."""
 
     index: int
+    color: str
     epochs: ColumnDataSource
     batches: ColumnDataSource
     legend_items: list
@@ -103,7 +104,7 @@ class LiveCurves:
                  LegendItem(label=value(""), renderers=metric_renderers, visible=False)]
         loss_legend.items.append(items[0])
         metric_legend.items.append(items[1])
-        return Slot(i, epochs, batches, items, loss_renderers + metric_renderers)
+        return Slot(i, color, epochs, batches, items, loss_renderers + metric_renderers)
 
     # ---- runs ------------------------------------------------------------------------------------
     def add_run(self, run_id: str, label: str) -> Slot:
@@ -151,8 +152,8 @@ class LiveCurves:
         if slot is None:
             return 0
         with self.lock:
-            self.knobs.stream({"x": [epoch], "label": [label], "color": [Category10[10][slot.index % 10]],
-                               "run": [run_id]}, rollover=self.rollover)
+            self.knobs.stream({"x": [epoch], "label": [label], "color": [slot.color], "run": [run_id]},
+                              rollover=self.rollover)
         return 1
 
     def clear(self, keep: tuple[str, ...] = ()) -> None:
@@ -164,16 +165,17 @@ class LiveCurves:
                     slot.run_id = None
                     for item in slot.legend_items:
                         item.visible = False
-            marks = self.knobs.data
-            if any(run not in keep for run in marks["run"]):
-                kept = [i for i, run in enumerate(marks["run"]) if run in keep]
-                self.knobs.data = {k: [v[i] for i in kept] for k, v in marks.items()}
 
     def drop(self, run_id: str) -> None:
         """Remove one run's curves (e.g. a run that failed to start)."""
         self.clear(keep=tuple(s.run_id for s in self.slots if s.run_id not in (None, run_id)))
 
     def _reset(self, slot: Slot) -> None:
+        """Empty a slot's curves and its run's knob marks (the slot may be lent to another run)."""
+        marks = self.knobs.data
+        if slot.run_id in marks["run"]:
+            kept = [i for i, run in enumerate(marks["run"]) if run != slot.run_id]
+            self.knobs.data = {k: [v[i] for i in kept] for k, v in marks.items()}
         if slot.epochs.data.get("epoch"):
             slot.epochs.data = _empty(EPOCH_COLUMNS)
         if slot.batches.data.get("epoch"):

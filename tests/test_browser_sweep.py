@@ -75,6 +75,9 @@ def test_sweep_panel_in_jupyterlab(tmp_path):
         # The finished-sweep charts came up under the panel
         page.wait_for_function(f"(args) => ({ROWS_JS})(args).some(n => n === 4)",
                                arg=["tw-sweep-parallel-lines", "trial"], timeout=10_000, polling=100)
+        page.select_option(".tw-sweep-top select", label="best 25%")  # the figure is replaced in the page
+        page.wait_for_function(f"(args) => ({ROWS_JS})(args).some(n => n === 1)",
+                               arg=["tw-sweep-parallel-lines", "trial"], timeout=10_000, polling=100)
 
         # Apply best moves the linked TrainPanel's controls
         page.click(".tw-apply-best")

@@ -88,3 +88,7 @@ def test_the_sweep_panel_draws_the_front_live_and_pauses(digits):
         sorted(front.loc[front["pareto"], "val_accuracy"])
     assert panel.pareto.front.data["x"] == sorted(panel.pareto.front.data["x"])  # joined in order
     assert "units" in points["label"][0] and "lr" in points["label"][0]
+    again = panel.launch()  # a new sweep starts with an empty trade-off chart, not the last one's points
+    assert panel.pareto.points.data["trial"] == [] and panel.pareto.front.data["x"] == []
+    again.stop()
+    panel.wait(60)

@@ -109,16 +109,19 @@ def test_the_plot_got_every_epoch_of_every_trial_once(finished):
     assert len(curves.figure.renderers) == 4  # built once: no glyph added per trial or update
 
 
-def test_charts_appear_under_the_panel_when_the_sweep_ends(finished):
+def test_charts_appear_under_the_panel_when_the_sweep_ends(finished, monkeypatch):
     panel, _, _, _ = finished
     assert len(panel.charts.children) == 3  # title, the top-k% choice, the figures
     view = panel.charts.children[2]
     names = {m.name for m in view.bokeh_model.references() if getattr(m, "name", None)}
     assert {"tw-sweep-vs-lr", "tw-sweep-vs-units", "tw-sweep-parallel", "tw-sweep-importance"} <= names
+    monkeypatch.setattr(panel.sweep, "importances", None)  # narrowing reuses the importances computed once
     panel.charts.top.value = 0.5  # only the best half of the trials in the parallel coordinates
+    assert view.comm is None  # the replaced view was closed
     view = panel.charts.children[2]
     parallel = next(m for m in view.bokeh_model.references() if getattr(m, "name", None) == "tw-sweep-parallel")
     assert "best 50%" in parallel.title.text
+    assert "tw-sweep-importance" in {getattr(m, "name", None) for m in view.bokeh_model.references()}
 
 
 def test_apply_best_and_a_clicked_row_load_into_the_linked_train_panel(finished):

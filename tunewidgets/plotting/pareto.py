@@ -57,4 +57,3 @@ class ParetoChart:
             self.points.data = {"trial": list(trials), "x": list(xs), "y": list(ys), "label": list(labels),
                                 "color": [FRONT_COLOR if f else OTHER_COLOR for f in on_front]}
             self.front.data = {"x": [x for x, _ in front], "y": [y for _, y in front]}
-            self.figure.visible = True

@@ -180,21 +180,29 @@ def importance_figure(importances: dict[str, float], width: int = 420, height: i
     return fig
 
 
-def sweep_charts(sweep: Any, width: int = 280, height: int = 240, top: float | None = None) -> list:
-    """The metric against each hyperparameter, the parallel coordinates (``top``: only the best fraction)
-    and, once trials completed, the hyperparameters' importance, of ``sweep`` (a ``tw.Sweep``, live or
-    loaded). ``tw.show(*sweep_charts(sw))`` puts them in the notebook."""
+def chart_columns(sweep: Any) -> dict[str, Any]:
+    """What the charts of ``sweep`` are drawn from: its table (built once) and how to read its columns."""
     table = sweep.table()
     log, choices = space_hints(sweep.space)
     params = _table_params(table, sweep.space.names, sweep.metric)
     column = dict(zip(sweep.space.names, params))
-    log_cols = [column[n] for n in log]
-    categorical = {column[n]: values for n, values in choices.items()}
-    figures = metric_figures(table, sweep.metric, params, log=log_cols, categorical=categorical, width=width,
-                             height=height)
-    figures.append(parallel_coordinates_figure(table, sweep.metric, params, log=log_cols, categorical=categorical,
-                                               direction=sweep.direction, top=top))
-    importances = sweep.importances()
+    return {"table": table, "metric": sweep.metric, "params": params, "log": [column[n] for n in log],
+            "categorical": {column[n]: values for n, values in choices.items()}, "direction": sweep.direction}
+
+
+def sweep_charts(sweep: Any, width: int = 280, height: int = 240, top: float | None = None,
+                 columns: dict[str, Any] | None = None, importances: dict[str, float] | None = None) -> list:
+    """The metric against each hyperparameter, the parallel coordinates (``top``: only the best fraction)
+    and, once trials completed, the hyperparameters' importance, of ``sweep`` (a ``tw.Sweep``, live or
+    loaded). ``tw.show(*sweep_charts(sw))`` puts them in the notebook. ``columns`` (``chart_columns``)
+    and ``importances`` (``sweep.importances()``, seconds of fANOVA) where the caller has them already."""
+    columns = columns or chart_columns(sweep)
+    figures = metric_figures(columns["table"], columns["metric"], columns["params"], log=columns["log"],
+                             categorical=columns["categorical"], width=width, height=height)
+    figures.append(parallel_coordinates_figure(columns["table"], columns["metric"], columns["params"],
+                                               log=columns["log"], categorical=columns["categorical"],
+                                               direction=columns["direction"], top=top))
+    importances = sweep.importances() if importances is None else importances
     if importances:
         figures.append(importance_figure(importances))
     return figures

@@ -70,7 +70,14 @@ def sweep_cells(row: Mapping[str, Any], metric: str, params: Sequence[str],
         error = error[:77] + "..."
     cells = [f"trial {row['trial']}", str(row.get("rank", "")), str(row.get("status", "")), value_text,
              str(row.get("epochs_trained", "")), format_duration(row.get("seconds"))]
-    return cells + [format_value(_plain(row.get(columns.get(p, p)))) for p in params] + [error]
+    return cells + param_texts(row, params, columns) + [error]
+
+
+def param_texts(row: Mapping[str, Any], params: Sequence[str], param_columns: Mapping[str, str] | None = None
+                ) -> list[str]:
+    """A table row's hyperparameter values, each as the table shows it."""
+    columns = param_columns or {}
+    return [format_value(_plain(row.get(columns.get(p, p)))) for p in params]
 
 
 def _plain(value: Any) -> Any:

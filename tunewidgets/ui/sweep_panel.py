@@ -30,7 +30,7 @@ from .panel import Panel
 from .points import epoch_points, finite_or_nan
 from .space_editor import SpaceEditor
 from .sweep_charts_box import SweepChartsBox
-from .sweep_format import format_best, format_sweep_progress
+from .sweep_format import format_best, format_sweep_progress, param_texts
 from .sweep_settings import SweepSettings
 from .sweep_table import SweepTable
 
@@ -168,6 +168,7 @@ class SweepPanel(Panel):
         self._finalized = False
         self.curves.clear()
         self.charts.clear()
+        self.pareto.update([], [], [], [], [])  # the last sweep's points go
         with self.pareto.lock:
             self.pareto.figure.visible = len(sw.objectives) > 1
         if len(sw.objectives) > 1:
@@ -298,17 +299,21 @@ class SweepPanel(Panel):
             self.patch_calls += self.curves.finish(trial, status)
         if finished:
             self._show_best()
-            if len(feed.sweep.objectives) > 1:
-                self._show_pareto(feed.sweep)
 
-    def _show_pareto(self, sw: Sweep) -> None:
+    def _show_table(self, sw: Sweep) -> None:
+        """The ranked table, and with several objectives the trade-off chart, from one ``sw.table()``."""
+        table = self.table.show(sw)
+        if len(sw.objectives) > 1:
+            self._show_pareto(sw, table)
+
+    def _show_pareto(self, sw: Sweep, table: Any) -> None:
         """Every complete trial a point of the first two objectives; the front in red, joined."""
-        table = sw.table()
         done = table[table["status"] == "complete"]
         x, y = (o.metric for o in sw.objectives[:2])
         names = list(sw.space.names)
-        labels = [" · ".join(f"{n} {row[c]}" for n, c in zip(names, param_columns(names, sw.metric).values()))
-                  for _, row in done.iterrows()]
+        columns = param_columns(names, sw.metric)
+        labels = [" · ".join(f"{n} {text}" for n, text in zip(names, param_texts(row, names, columns)))
+                  for row in done.to_dict("records")]
         self.pareto.update(done["trial"].tolist(), done[x].tolist(), done[y].tolist(), labels,
                            done["pareto"].tolist())
 
@@ -340,7 +345,7 @@ class SweepPanel(Panel):
         if sw is None:
             return
         if self.table.due(running=sw.status == "running"):
-            self.table.show(sw)
+            self._show_table(sw)
         self._show_sweep_progress()
         self._sync_buttons()
         if sw.done and not self._finalized:
@@ -355,7 +360,7 @@ class SweepPanel(Panel):
         """Once per sweep, after its last event: final table, best trial and charts."""
         self._finalized = True
         sw = self.sweep
-        self.table.show(sw)
+        self._show_table(sw)
         self._show_best()
         if sw.error is not None:
             self.show_error(f"the sweep failed: {sw.error!r}")

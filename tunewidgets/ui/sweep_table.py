@@ -33,11 +33,13 @@ class SweepTable(RunHistoryTable):
         """Whether the next tick should ``show`` the sweep again."""
         return self.stale or (running and time.monotonic() - self._shown_at >= REFRESH)
 
-    def show(self, sweep: Any) -> None:
-        """Show ``sweep.table()`` as it is now."""
-        rows = sweep.table().to_dict("records")
+    def show(self, sweep: Any) -> Any:
+        """Show ``sweep.table()`` as it is now; return that table (others may draw from it)."""
+        table = sweep.table()
+        rows = table.to_dict("records")
         columns = param_columns(self.params, self.metric)
         self.trials = [int(r["trial"]) for r in rows]
         self.set_rows([sweep_cells(r, self.metric, self.params, columns) for r in rows])
         self.stale = False
         self._shown_at = time.monotonic()
+        return table

@@ -136,10 +136,18 @@ def objectives_of(data: Data, metric: str | None, direction: str | None, metrics
         found.append(Objective.for_task(data.task, name, way, metrics))
     if len({o.metric for o in found}) != len(found):
         raise ValueError(f"objectives={[o.metric for o in found]} name the same metric twice")
-    if len(found) > 1 and pruner not in (None, "none"):
-        raise ValueError(f"pruner={pruner!r} does not apply to several objectives: a pruner judges one value per "
-                         f"epoch, and a trial behind in one objective may lead in another; leave pruner=None")
+    conflict = pruner_conflict(len(found), pruner)
+    if conflict:
+        raise ValueError(f"{conflict}: a pruner judges one value per epoch, and a trial behind in one objective "
+                         f"may lead in another; leave pruner=None")
     return found
+
+
+def pruner_conflict(n_objectives: int, pruner: Any) -> str | None:
+    """Why ``pruner`` cannot judge a sweep of ``n_objectives``, or None (the rule the settings box shows too)."""
+    if n_objectives > 1 and pruner not in (None, "none"):
+        return f"pruner={pruner!r} does not apply to several objectives"
+    return None
 
 
 def _base_for_storage(base: HParams) -> dict[str, Any]:

@@ -91,7 +91,7 @@ def hparams_summary(hparams: dict[str, Any]) -> str:
     for name in SUMMARY_FIELDS:
         value = hparams.get(name, HPARAM_DEFAULTS[name])
         if name == "model":
-            layers, units = hparams.get("layers", 2), hparams.get("units", 128)
+            layers, units = (hparams.get(k, HPARAM_DEFAULTS[k]) for k in ("layers", "units"))
             parts.append(f"{format_value(value)} {layers}x{units}")
         elif name == "optimizer":
             parts.append(format_value(value))

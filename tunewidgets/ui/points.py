@@ -27,7 +27,6 @@ def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str, f
     Batch points sit at fractional epochs (``first_epoch + step / steps_per_epoch``: a fork's steps
     count from its own start); epoch rows carry the train and validation loss and ``metric``.
     """
-    epochs: dict[str, list] = {"epoch": [], "train_loss": [], "val_loss": [], "metric": []}
     batches: dict[str, list] = {"epoch": [], "train_loss": []}
     status = None
     per_epoch = max(int(steps_per_epoch), 1)
@@ -35,14 +34,9 @@ def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str, f
         if e.kind == "batch":
             batches["epoch"].append(first_epoch + e.step / per_epoch)
             batches["train_loss"].append(finite_or_nan(e.values.get("train_loss")))
-        elif e.kind == "epoch":
-            v = e.values
-            epochs["epoch"].append(e.epoch)
-            epochs["train_loss"].append(finite_or_nan(v.get("train_loss")))
-            epochs["val_loss"].append(finite_or_nan(v.get("val_loss")))
-            epochs["metric"].append(finite_or_nan(v.get(metric)))
         elif e.kind == "status":
             status = e.values.get("status")
+    epochs = history_columns((e.values for e in events if e.kind == "epoch"), metric)  # an epoch event is its row
     return epochs, batches, status
 
 

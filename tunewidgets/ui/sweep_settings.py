@@ -13,6 +13,7 @@ import ipywidgets as widgets
 
 from ..hparams import check_field
 from ..sweeps.executors import EXECUTORS
+from ..sweeps.launch import pruner_conflict
 from .form import Form
 
 STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"), ("bayes (GP)", "gp"))
@@ -23,8 +24,9 @@ SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(widt
 def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: Any = None) -> list[str]:
     """What is wrong with the settings, in the words of the boxes."""
     errors = []
-    if len(objectives) > 1 and pruner is not None:
-        errors.append(f"pruner={pruner!r} does not apply to several objectives: choose pruner none")
+    conflict = pruner_conflict(len(objectives), pruner)
+    if conflict:
+        errors.append(f"{conflict}: choose pruner none")
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         errors.append(f"trials={n_trials!r} is not allowed: must be an integer >= 1")
     try:

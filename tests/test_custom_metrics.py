@@ -51,3 +51,14 @@ def test_a_sweep_optimizes_a_custom_metric_in_worker_processes(base, digits):
 def test_an_unknown_metric_names_the_custom_ones(base, digits):
     with pytest.raises(ValueError, match=r"metric='val_top3'.*'val_top2'"):
         tw.sweep(digits, tw.Space(lr=[0.01]), base=base, metrics={"top2": top2}, metric="val_top3")
+
+
+def test_resuming_asks_for_a_custom_metric_any_objective_names(base, digits, tmp_path):
+    url = f"sqlite:///{tmp_path}/custom.db"
+    tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=1), metrics={"top2": top2},
+             storage=url, name="c", objectives=["val_accuracy", "val_top2"], n_trials=1)
+    loaded = tw.load_sweep(url, "c")
+    with pytest.raises(ValueError, match=r"metric='val_top2'"):
+        loaded.resume(1, data=digits)  # without metrics=: it would give NaN for the second objective
+    loaded.resume(1, data=digits, metrics={"top2": top2})
+    assert list(loaded.table()["status"]) == ["complete", "complete"]

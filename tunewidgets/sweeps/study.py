@@ -158,7 +158,8 @@ class Sweep(HasObjective):
             raise ValueError(f"the data is {data.task}, the sweep was {self.info['task']}: resume it with data "
                              f"of the same task")
         metrics = dict(metrics or {})
-        Objective.for_task(data.task, self.metric, self.direction, metrics)  # the same checks as tw.sweep
+        for objective in self.objectives:  # the same checks as tw.sweep (a custom metric needs metrics=)
+            Objective.for_task(data.task, objective.metric, objective.direction, metrics)
         return TorchTrial(data, self.objective, metrics)
 
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":

@@ -76,6 +76,11 @@ class Panel(widgets.VBox):
     def show_info(self, text: str) -> None:
         self.message.value = escape(text)
 
+    def _show_pause(self, paused: bool) -> None:
+        """The Pause button reads Resume while what it steers is paused."""
+        self.buttons["pause"].description, self.buttons["pause"].icon = ("Resume", "play") if paused else \
+            ("Pause", "pause")
+
     def _show_progress(self, text: str, done: int, total: int, status: str) -> None:
         """The status line and the bar (``done`` of ``total``, coloured by ``status``)."""
         self.status.value = escape(text)

@@ -273,7 +273,7 @@ class SweepPanel(Panel):
         b["stop"].disabled = not active
         paused = active and self.sweep.status == "paused"
         b["pause"].disabled = not active
-        b["pause"].description, b["pause"].icon = ("Resume", "play") if paused else ("Pause", "pause")
+        self._show_pause(paused)
         b["apply_best"].disabled = self.train_panel is None or self.sweep is None or self.sweep.best_value is None
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------

@@ -279,8 +279,7 @@ class TrainPanel(Panel):
         b["pause"].disabled = not active
         b["stop"].disabled = not active
         b["continue"].disabled = active or busy or not valid or not self.runs
-        b["pause"].description = "Resume" if self._paused and active else "Pause"
-        b["pause"].icon = "play" if self._paused and active else "pause"
+        self._show_pause(self._paused and active)
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
     def _deliver(self, run: Run, events: list) -> None:

@@ -21,7 +21,8 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # the dicts below
+_starting = threading.Lock()  # a LocalCluster being started
 _clusters: dict[tuple[int, int], tuple[Any, Any]] = {}
 _idle_slots: dict[tuple[int, int], list["ProcessSlots"]] = {}
 _lent_slots: list["ProcessSlots"] = []
@@ -47,9 +48,12 @@ def local_cluster(n_workers: int, threads: int, dashboard: bool = False) -> tupl
     """The kernel's ``(LocalCluster, Client)`` of that size, started on first use with torch imported
     in every worker. Starting a cluster changes the kernel's thread settings; they are put back."""
     key = (n_workers, threads)
-    with _lock:
-        if key in _clusters:
-            return _clusters[key]
+    # One cluster starts at a time (starting one changes the process's thread settings), under a lock of
+    # its own: the seconds it takes do not hold up has_cluster() or a process sweep giving its slots back.
+    with _starting:
+        with _lock:
+            if key in _clusters:
+                return _clusters[key]
         import dask
         import distributed
         import torch
@@ -66,7 +70,8 @@ def local_cluster(n_workers: int, threads: int, dashboard: bool = False) -> tupl
             client.run(pin_worker_threads, threads)  # and so torch is imported once, now
         finally:
             restore_threads(saved_env, saved_threads)
-        _clusters[key] = (cluster, client)
+        with _lock:
+            _clusters[key] = (cluster, client)
         return cluster, client
 
 

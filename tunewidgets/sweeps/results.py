@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from ..objective import Objective
@@ -86,25 +87,29 @@ def _float(v: Any) -> float:
 def pareto_fronts(points: list[list[float]], objectives: list[Objective]) -> list[int]:
     """Each point's Pareto front, 1 for the non-dominated ones (0: a point with a missing value).
 
-    A point dominates another when it is at least as good in every objective and better in one.
+    A point dominates another when it is at least as good in every objective and better in one. The
+    domination matrix is built once, in numpy (a panel ranks its table again as trials finish: pure
+    Python took 0.9 s for 1,000 trials).
     """
-    keys: list[list[float] | None] = []
-    for point in points:  # smaller is better in every key; a missing value leaves the point out
+    keys, complete = [], []
+    for i, point in enumerate(points):  # smaller is better in every key; a missing value leaves the point out
         sort_keys = [o.sort_key(v) for o, v in zip(objectives, point)]
-        complete = len(sort_keys) == len(objectives) and all(missing == 0 for missing, _ in sort_keys)
-        keys.append([key for _, key in sort_keys] if complete else None)
-    fronts, left, front = [0] * len(points), {i for i, k in enumerate(keys) if k is not None}, 1
-    while left:
-        current = {i for i in left if not any(_dominates(keys[j], keys[i]) for j in left if j != i)}
-        for i in current:
-            fronts[i] = front
-        left -= current
+        if len(sort_keys) == len(objectives) and all(missing == 0 for missing, _ in sort_keys):
+            keys.append([key for _, key in sort_keys])
+            complete.append(i)
+    fronts = [0] * len(points)
+    if not keys:
+        return fronts
+    k = np.asarray(keys, dtype=float)
+    dominates = (k[:, None, :] <= k[None, :, :]).all(-1) & (k[:, None, :] < k[None, :, :]).any(-1)
+    left, front = np.ones(len(k), dtype=bool), 1
+    while left.any():
+        current = left & ~dominates[left].any(axis=0)  # dominated by no point still left
+        for i in np.flatnonzero(current):
+            fronts[complete[i]] = front
+        left &= ~current
         front += 1
     return fronts
-
-
-def _dominates(a: list, b: list) -> bool:
-    return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
 
 
 def best_record(records: Iterable[TrialRecord], objective: Objective) -> TrialRecord | None:

@@ -58,6 +58,13 @@ class BokehView(BokehModel):
         with self.lock:
             super().__init__(model, **kwargs)
 
+    def close(self) -> None:
+        """Once: jupyter_bokeh's close unregisters from the document and raises when called again, as
+        ipywidgets' ``__del__`` does after an explicit close."""
+        if not getattr(self, "_closed", False):
+            self._closed = True
+            super().close()
+
     def _sync_model(self, model: Any, content: dict[str, Any], buffers: list[Any]) -> None:
         if content.get("event") == "jsevent" and content.get("kind") in ECHOED_EVENTS:
             self.echoes_ignored += 1

@@ -161,6 +161,12 @@ def test_the_sweep_panel_takes_its_lr_range_from_the_finder(digits):
     panel = tw.SweepPanel(digits, base=tw.HParams(**SMALL))
     dim = panel.lr_range()
     assert panel.space.dims["lr"] == dim and "lr range from the LR finder" in panel.message.value
+    panel.message.value = ""
+    panel.buttons["lr_range"].click()  # in the background: Launch waits, and so does panel.wait()
+    assert panel.buttons["launch"].disabled and panel.buttons["lr_range"].disabled
+    panel.wait(60)
+    assert "lr range from the LR finder" in panel.message.value and not panel.busy
+    assert not panel.buttons["launch"].disabled and panel.space.dims["lr"] == dim
 
 
 def test_the_panel_moves_knobs_locks_structure_marks_changes_and_continues(digits):

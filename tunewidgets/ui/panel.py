@@ -8,12 +8,14 @@ current by a ``DisplayPump``. A click never raises into the notebook: errors bec
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future, wait
 from html import escape
 from typing import Any, Callable, Iterator
 
 import ipywidgets as widgets
 
 from ..engine.checks import require_data
+from ..engine.threads import train_in_background
 from ..objective import Objective
 from .bokeh_view import BokehView, bokehjs_loader
 from .display_pump import DisplayPump
@@ -49,6 +51,8 @@ class Panel(widgets.VBox):
         self.status = widgets.HTML("ready").add_class(self.STATUS_CLASS)
         self.message = widgets.HTML("").add_class(self.MESSAGE_CLASS)
         self.title = widgets.HTML(f"<b>{type(self).__name__}</b> &middot; {escape(repr(data))}")
+        self.busy = False  # a button's action runs in the background (``_in_background``)
+        self._job: Future | None = None
         super().__init__(**kwargs)
         self.add_class(self.CSS_CLASS)
 
@@ -61,6 +65,28 @@ class Panel(widgets.VBox):
     def _set_body(self, *children: widgets.Widget) -> None:
         """Lay the panel out: the (hidden) BokehJS loader, its title, then ``children``."""
         self.children = [bokehjs_loader(), self.title, *children]  # BokehJS first: the views below need it
+
+    def _in_background(self, action: Callable[[], Any]) -> None:
+        """Run a button's long action (a range test) in a training thread, so the page stays live: the
+        panel is ``busy`` (its buttons say so) until it ends, and ``_wait_background`` waits for it."""
+        self.busy = True
+        self._sync_buttons()
+
+        def run() -> None:
+            try:
+                self._safely(action)
+            finally:
+                self.busy = False
+                self._sync_buttons()
+
+        self._job = train_in_background(run)
+
+    def _wait_background(self, timeout: float | None) -> None:
+        if self._job is not None:
+            wait([self._job], timeout)
+
+    def _sync_buttons(self) -> None:
+        """Enable the buttons that apply now (subclasses)."""
 
     # ---- messages and progress -------------------------------------------------------------------
     def _safely(self, action: Callable[[], Any]) -> None:

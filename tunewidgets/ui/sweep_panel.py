@@ -18,7 +18,6 @@ import ipywidgets as widgets
 
 from ..engine.data import Data
 from ..engine.lr_finder import lr_find
-from ..engine.threads import train_in_background
 from ..hparams import HParams, as_hparams
 from ..plotting.pareto import ParetoChart
 from ..plotting.sweep_curves import SweepCurves
@@ -203,6 +202,7 @@ class SweepPanel(Panel):
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Block until the sweep ended and the panel showed everything; return its status."""
+        self._wait_background(timeout)
         if self.sweep is None:
             return None
         SweepFeed(self.sweep).wait(timeout)
@@ -249,17 +249,9 @@ class SweepPanel(Panel):
         self.resume() if self.sweep is not None and self.sweep.status == "paused" else self.pause()
 
     def _on_lr_range(self) -> None:
-        """In a training thread, so the page stays live; the button is disabled meanwhile."""
+        """In a training thread, so the page stays live; Launch and the button wait meanwhile."""
         self.show_info("running the learning-rate range test...")
-        self.buttons["lr_range"].disabled = True
-
-        def find() -> None:
-            try:
-                self._safely(self.lr_range)
-            finally:
-                self.buttons["lr_range"].disabled = False
-
-        train_in_background(find)
+        self._in_background(self.lr_range)
 
     def _on_select(self, change: Any) -> None:
         index = change["new"]
@@ -269,7 +261,8 @@ class SweepPanel(Panel):
     def _sync_buttons(self) -> None:
         active = self.active
         b = self.buttons
-        b["launch"].disabled = active or not self.valid
+        b["launch"].disabled = active or self.busy or not self.valid
+        b["lr_range"].disabled = active or self.busy
         b["stop"].disabled = not active
         paused = active and self.sweep.status == "paused"
         b["pause"].disabled = not active

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import weakref
-from concurrent.futures import Future, wait
 from typing import Any
 
 import ipywidgets as widgets
@@ -20,7 +19,6 @@ from ..engine.core import steps_per_epoch
 from ..engine.data import Data
 from ..engine.knobs import LIVE_FIELDS
 from ..engine.lr_finder import LRFinderResult, lr_find
-from ..engine.threads import train_in_background
 from ..engine.run import Run
 from ..engine.run_store import RunStore
 from ..hparams import HParams, as_hparams
@@ -73,7 +71,6 @@ class TrainPanel(Panel):
         self._rates: dict[str, float] = {}
         self._live: list[Run] = []
         self._paused = False
-        self._lr_job: Future | None = None
         self._loading = False  # controls set from code (a loaded run, Reset): a training run keeps its knobs
         self._set_body(self.controls, widgets.HBox(list(self.buttons.values())),
                        widgets.HBox([self.progress, self.status]), self.message, self.plots,
@@ -155,7 +152,7 @@ class TrainPanel(Panel):
     def _check_idle(self) -> None:
         if self.active:
             raise RuntimeError(f"{self.run.name} is still running: stop() it or wait() for it first")
-        if self._lr_busy():
+        if self.busy:
             raise RuntimeError("the learning-rate range test is still running: wait() for it first")
 
     def _launch(self, run: Run) -> Run:
@@ -223,8 +220,7 @@ class TrainPanel(Panel):
 
     def wait(self, timeout: float | None = None) -> str | None:
         """Block until the current run (and a range test) ended and the plots got every point."""
-        if self._lr_job is not None:
-            wait([self._lr_job], timeout)
+        self._wait_background(timeout)
         status = self.run.wait(timeout) if self.run is not None else None
         self._join_pump(timeout)
         return status
@@ -238,17 +234,7 @@ class TrainPanel(Panel):
     def _on_find_lr(self) -> None:
         """In a thread, so the page stays live; buttons are disabled meanwhile."""
         self.show_info("Find LR: running the learning-rate range test...")
-        self._sync_buttons(busy=True)
-        self._lr_job = train_in_background(self._find_lr_in_background)
-
-    def _find_lr_in_background(self) -> None:
-        try:
-            self._safely(self.find_lr)
-        finally:
-            self._sync_buttons(busy=False)
-
-    def _lr_busy(self) -> bool:
-        return self._lr_job is not None and not self._lr_job.done()
+        self._in_background(self.find_lr)
 
     def _selected_run(self) -> Run | None:
         index = self.history.selected
@@ -270,8 +256,8 @@ class TrainPanel(Panel):
             self.set_hparams(self.runs[index].hparams)
             self.show_info(f"loaded the hyperparameters of {self.runs[index].name}")
 
-    def _sync_buttons(self, busy: bool | None = None) -> None:
-        busy = self._lr_busy() if busy is None else busy
+    def _sync_buttons(self) -> None:
+        busy = self.busy
         active, valid = self.active, self.controls.valid
         b = self.buttons
         b["start"].disabled = active or busy or not valid

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+
 import pytest
 
 import tunewidgets as tw
@@ -41,8 +43,18 @@ def base():
 
 
 @pytest.fixture(autouse=True)
-def close_warm_workers():
+def close_warm_workers(request):
     """Sweeps keep the Dask clusters and worker processes they start warm for the kernel's lifetime; a
-    test ends the ones it started, even when it fails."""
+    test ends the ones it started, even when it fails.
+
+    Closing must not hang the suite (a deadlocked pool once did, on Python 3.12). pytest-timeout stops
+    timing a test once it has failed, so this teardown keeps its own limit: past two minutes, every
+    thread's stack is printed and the run ends."""
     yield
-    tw.sweeps.close_workers()
+    capture = request.config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # so the stacks reach the terminal, not a capture file
+        faulthandler.dump_traceback_later(120, exit=True)
+        try:
+            tw.sweeps.close_workers()
+        finally:
+            faulthandler.cancel_dump_traceback_later()

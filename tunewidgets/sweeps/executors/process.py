@@ -117,6 +117,7 @@ class ProcessExecutor(RemoteExecutor):
             warm.discard(self.workers_set)
             raise
         self.free = list(range(self.slots))
+        self.closed = False
         self.workers: dict[int, Any] = {}  # trial number -> the multiprocessing.Process running it
 
     def _start_sweep(self) -> None:
@@ -159,8 +160,19 @@ class ProcessExecutor(RemoteExecutor):
             pool = self.workers_set.pools[slot]
         outer: Future = Future()
         inner = pool.submit(run_in_worker, job.number, job.params)
-        inner.add_done_callback(lambda done: self._settle(slot, job.number, done, outer))
+        inner.add_done_callback(lambda done: self._on_done(slot, job.number, done, outer))
         return outer
+
+    def _on_done(self, slot: int, number: int, inner: Future, outer: Future) -> None:
+        """Runs on the pool's own manager thread. A dead worker is settled from a thread of ours:
+        since Python 3.12 the pool fails a broken pool's futures while that thread holds the pool's
+        shutdown lock, and restarting the slot calls ``shutdown()``, which takes the same lock (the
+        thread would wait on itself forever). Never call back into an executor from its callbacks."""
+        if isinstance(inner.exception(), BrokenProcessPool):
+            threading.Thread(target=self._settle, args=(slot, number, inner, outer),
+                             name="tunewidgets-slot-restart", daemon=True).start()
+        else:
+            self._settle(slot, number, inner, outer)
 
     def _settle(self, slot: int, number: int, inner: Future, outer: Future) -> None:
         """The trial's result, or, if its process died, a ``WorkerDied`` naming the exit and a new process."""
@@ -168,8 +180,9 @@ class ProcessExecutor(RemoteExecutor):
         if isinstance(error, BrokenProcessPool):
             error = WorkerDied(self._death_text(number))
             with self.lock:
-                self.workers_set.restart(slot).submit(load_trial, self.payload, self.channel)
-                self.restarts += 1
+                if not self.closed:  # a sweep that gave up waiting has discarded these slots already
+                    self.workers_set.restart(slot).submit(load_trial, self.payload, self.channel)
+                    self.restarts += 1
         with self.lock:
             self.workers.pop(number, None)
             self.free.append(slot)
@@ -193,6 +206,7 @@ class ProcessExecutor(RemoteExecutor):
             pass
         self.relay.close()
         with self.lock:
+            self.closed = True
             busy = len(self.free) < self.slots
         if busy:  # a trial still runs (the sweep gave up waiting): these processes serve no later sweep
             warm.discard(self.workers_set, wait=False)

@@ -1,13 +1,9 @@
 """Binder installs everything the package needs at run time, with a CPU build of torch."""
 
 import re
-import sys
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI (a test extra there)
-    import tomli as tomllib
+from project_table import project_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,7 +18,7 @@ def binder_requirements() -> list[str]:
 
 
 def test_binder_covers_every_runtime_dependency():
-    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    project = project_table()
     needed = {requirement_name(d) for d in project["dependencies"]}
     needed |= {requirement_name(d) for d in project["optional-dependencies"]["lab"]}
     have = {requirement_name(r) for r in binder_requirements()}

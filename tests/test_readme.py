@@ -1,13 +1,9 @@
 """What the README shows must run: its Python example, its links and its commands."""
 
 import re
-import sys
 from pathlib import Path
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # Python 3.10: the same parser, from PyPI (a test extra there)
-    import tomli as tomllib
+from project_table import project_table
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -32,7 +28,7 @@ def test_every_local_link_and_image_exists():
 
 
 def test_the_set_up_commands_name_real_extras_and_notebooks():
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = project_table()["optional-dependencies"]
     assert 'pip install -e ".[test]" && pytest' in README
     for extra in re.findall(r'pip install -e "\.\[(\w+)\]"', README):
         assert extra in extras

@@ -201,11 +201,15 @@ def test_events_and_callbacks_report_every_epoch(digits):
 
 
 def test_long_epochs_publish_running_losses_within_the_epoch(digits):
-    run = tw.Run(digits, tw.HParams(epochs=1, batch_size=1, units=16))
+    run = tw.Run(digits, tw.HParams(epochs=2, batch_size=1, units=16))
     queue = run.events.listen()
     run.start()
     batches = [e for e in queue.drain() if e.kind == "batch"]
     assert batches and all(e.values["train_loss"] > 0 for e in batches)
+    # Each point says where in training it stands (a fraction of epochs), so a chart can place it.
+    at = [e.values["at"] for e in batches]
+    assert all(e.epoch - 1 < e.values["at"] <= e.epoch for e in batches)
+    assert at == sorted(at) and {e.epoch for e in batches} == {1, 2}
 
 
 def test_device_is_resolved_and_described(digits):

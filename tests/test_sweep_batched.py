@@ -215,3 +215,19 @@ def test_bad_group_size_fails_before_any_trial(digits, tmp_path):
     with pytest.raises(ValueError, match="group_size=0"):
         tw.sweep(digits, tw.Space(lr=[0.01]), executor="batched", group_size=0, storage=url)
     assert optuna.get_all_study_summaries(storage=url) == []
+
+
+def test_an_estimator_sweep_asked_to_batch_trains_one_by_one_and_says_why():
+    """The batched executor asks the trial whether it trains as a group; a cross-validated estimator
+    answers no, so its trials run as the thread executor runs them, with the reason kept."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = load_iris(return_X_y=True)
+    executor = BatchedExecutor(group_size=4)
+    with pytest.warns(UserWarning, match="one after another"):
+        sw = tw.sweep_estimator(LogisticRegression(max_iter=200), {"C": [0.1, 1.0, 10.0]}, X, y, cv=3,
+                                executor=executor)
+    table = sw.table()
+    assert len(table) == 3 and set(table["status"]) == {"complete"} and table["mean_test_score"].max() > 0.9
+    assert executor.groups == [] and "not CVTrial" in executor.fallbacks[0]["reason"]

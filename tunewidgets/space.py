@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 
 from .hparams import FIELDS, check_field
+from .guards import require_count
 
 PRIMITIVES = (bool, int, float, str, type(None))
 
@@ -68,8 +69,7 @@ def _check_float_field(name: str, dim: str, field_checked: bool) -> None:
 
 
 def _check_n(name: str, n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-        raise ValueError(f"{name}: n={n!r} is not allowed: must be an integer >= 2 (grid points)")
+    require_count(f"{name}: n", n, low=2, hint="grid points")
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ..hparams import HParams, as_hparams
+from ..guards import require_count
 from ..space import LogUniform
 from .checks import check_against_data
 from .core import l1_penalty, l1_weights, loss_function, make_generator, make_optimizer, seeded_model, train_batches
@@ -90,8 +91,7 @@ def _check_range(start_lr: float, end_lr: float, steps: int) -> None:
             raise ValueError(f"{name}={value!r} is not allowed: must be a number > 0 and <= 100")
     if end_lr <= start_lr:
         raise ValueError(f"end_lr={end_lr!r} is not allowed: must be > start_lr={start_lr!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or not (5 <= steps <= 100_000):
-        raise ValueError(f"steps={steps!r} is not allowed: must be an integer >= 5 and <= 100000")
+    require_count("steps", steps, low=5, high=100_000)
 
 
 def _endless_batches(data: Data, hp: HParams, device: torch.device, generator: torch.Generator

@@ -309,11 +309,15 @@ class Run(HasObjective):
         self.events.publish(MetricEvent(self.id, "knob", len(self._rows), step,
                                         {"changes": dict(changes), "at": at_epoch}, time.time()))
 
-    def report_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float) -> None:
-        """Publish the running train loss within an epoch (a few times a second, not every batch)."""
+    def report_batch(self, epoch: int, step: int, running_loss: float, samples_per_sec: float,
+                     at_epoch: float | None = None) -> None:
+        """Publish the running train loss within an epoch (a few times a second, not every batch).
+        ``at_epoch`` is where in training it stands, a fraction (2.5: half-way through epoch 3), so a
+        chart places the point without knowing the loop's batches; it defaults to the epoch's start."""
         self._last_batch = {"epoch": epoch, "step": step, "samples_per_sec": samples_per_sec}
+        at = float(epoch - 1) if at_epoch is None else float(at_epoch)
         self.events.publish(MetricEvent(self.id, "batch", epoch, step,
-                                        {"train_loss": running_loss, "samples_per_sec": samples_per_sec},
+                                        {"train_loss": running_loss, "samples_per_sec": samples_per_sec, "at": at},
                                         time.time()))
 
     def end(self, status: str, error: BaseException | None = None) -> None:

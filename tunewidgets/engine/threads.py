@@ -26,9 +26,14 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(MAX_TRAINING_THREADS, thread_name_prefix="tunewidgets-train")
 
 
-def _train(threads: int, fn: Callable[..., Any], *args: Any) -> Any:
-    if torch.get_num_threads() != threads:  # a reused thread keeps the count it had: follow the kernel's
+def use_torch_threads(threads: int) -> None:
+    """Torch's intra-op pool at ``threads``; set only on a change, since each set rebuilds the pool."""
+    if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
+
+
+def _train(threads: int, fn: Callable[..., Any], *args: Any) -> Any:
+    use_torch_threads(threads)  # a reused thread keeps the count it had: follow the kernel's
     try:
         return fn(*args)
     finally:

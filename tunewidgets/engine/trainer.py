@@ -134,7 +134,8 @@ class TrainingLoop:
                 running = float(total) / seen
                 if not math.isfinite(running):
                     raise Diverged
-                self.run.report_batch(epoch, self.step, running, seen / max(now - last_emit, 1e-9))
+                self.run.report_batch(epoch, self.step, running, seen / max(now - last_emit, 1e-9),
+                                      epoch - 1 + seen / max(self.data.n_train, 1))
                 last_emit = now
         mean = float(total) / max(seen, 1)
         if seen and not math.isfinite(mean):

@@ -20,6 +20,8 @@ from bokeh.models import ColumnDataSource, HoverTool, Legend, LegendItem
 from bokeh.palettes import Category10
 from bokeh.plotting import figure
 
+from ..guards import require_count
+
 EPOCH_COLUMNS = ("epoch", "train_loss", "val_loss", "metric")
 LOSS_TITLE = "loss (solid: train, dashed: validation)"
 # Running losses within an epoch come every 0.2 s: only epochs longer than that draw them.
@@ -61,10 +63,8 @@ class LiveCurves:
 
     def __init__(self, metric_label: str = "val accuracy", rollover: int = 2000, max_runs: int = 10,
                  width: int = 470, height: int = 300) -> None:
-        if not (isinstance(rollover, int) and rollover >= 1):
-            raise ValueError(f"rollover={rollover!r} is not allowed: must be an integer >= 1")
-        if not (isinstance(max_runs, int) and 1 <= max_runs <= 10):
-            raise ValueError(f"max_runs={max_runs!r} is not allowed: must be an integer >= 1 and <= 10")
+        require_count("rollover", rollover)
+        require_count("max_runs", max_runs, high=10)
         self.lock = threading.RLock()
         self.rollover = rollover
         self.loss_figure = figure(title=LOSS_TITLE,

@@ -17,6 +17,8 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.palettes import Category20
 from bokeh.plotting import figure
 
+from ..guards import require_count
+
 COLUMNS = ("trial", "x0", "y0", "x1", "y1", "color", "alpha")
 PALETTE = Category20[20]
 FADED = ("#9e9e9e", 0.25)
@@ -43,8 +45,7 @@ class SweepCurves:
     """
 
     def __init__(self, metric: str = "val_accuracy", rollover: int = 5000, width: int = 640, height: int = 300) -> None:
-        if not (isinstance(rollover, int) and rollover >= 1):
-            raise ValueError(f"rollover={rollover!r} is not allowed: must be an integer >= 1")
+        require_count("rollover", rollover)
         self.lock = threading.RLock()
         self.metric, self.rollover = metric, rollover
         self.source = ColumnDataSource(_empty(), name="tw-sweep-points")

@@ -20,7 +20,6 @@ from ..objective import COST_OBJECTIVES, Objective, is_finite_number
 from .protocol import Executor, Reporter, TrialJob, TrialResult
 from .results import RESULT_ATTR, TrialRecord, note_rerun
 from .storage import Heartbeat
-from .trials import error_text
 
 STOP_GRACE_SECONDS = 60  # how long a failing sweep waits for its running trials to stop
 
@@ -166,12 +165,12 @@ class SweepDriver:
     def finish(self, job: TrialJob, future: Future | None) -> None:
         """Record a trial's outcome and tell Optuna (complete, pruned or failed)."""
         if future is None:
-            result = TrialResult("failed", error="interrupted: the sweep ended before this trial finished")
+            result = TrialResult.failed("interrupted: the sweep ended before this trial finished")
         else:
             try:
                 result = future.result()
             except BaseException as e:  # noqa: BLE001 - a dead worker, a broken pool, a cancelled task
-                result = TrialResult("failed", error=error_text(e))
+                result = TrialResult.failed(e)
         status, error = table_status(result, job.reporter.stop_status, self.objective.metric)
         with self.book.lock:
             record = self.book.records[job.number]

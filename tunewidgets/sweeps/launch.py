@@ -20,7 +20,7 @@ from ..objective import Objective
 from ..space import Space
 from .executors import make_executor
 from .results import SWEEP_ATTR
-from .strategies import make_pruner, make_sampler, strategy_name
+from .strategies import PRUNERS, STRATEGIES, make_pruner, make_sampler, strategy_name
 from .resume import DEFAULT_TRIALS, stored_base
 from .storage import mask_url, open_storage, scrub
 from .study import Sweep, check_n_trials
@@ -183,13 +183,13 @@ def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") 
         raise ValueError(f"{name!r} in {shown!r} is an Optuna study not made by tw.sweep (no {SWEEP_ATTR!r})")
     space = Space.from_dict(info["space"])
     seed = info.get("seed")
-    strategy = info["strategy"] if info["strategy"] in ("grid", "random", "bayes", "gp") else "bayes"
+    strategy = info["strategy"] if info["strategy"] in STRATEGIES else "bayes"
     # A fresh sampler continues the study; offset its seed so a resumed random search does not repeat.
     study.sampler = make_sampler(strategy, space, None if seed is None else seed + len(study.trials))
     base = stored_base(info)
     max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"])) if info["kind"] == "torch" else 1
     pruner = info.get("pruner")
-    study.pruner = make_pruner(pruner if pruner in ("median", "halving", "hyperband") else None, max_epochs)
+    study.pruner = make_pruner(pruner if pruner in PRUNERS else None, max_epochs)
     objectives = [Objective(o["metric"], o["direction"]) for o in info.get("objectives") or
                   [{"metric": info["metric"], "direction": info["direction"]}]]
     sw = Sweep(study, space, objectives[0], info, base=base, executor=executor, storage=storage_obj,

@@ -13,6 +13,7 @@ honours ``job.reporter.stop_status``.
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -28,6 +29,55 @@ class TrialResult:
     error: str | None = None
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)  # more scalar columns for the table
+
+    @classmethod
+    def failed(cls, error: BaseException | str, started: float | None = None) -> "TrialResult":
+        """A trial that ended with ``error`` (an exception or the reason in words); ``started`` is its
+        ``time.perf_counter()`` at the start, so the table still shows how long it ran."""
+        text = error if isinstance(error, str) else error_text(error)
+        return cls("failed", error=text, seconds=0.0 if started is None else time.perf_counter() - started)
+
+
+class Trial:
+    """What a sweep trains: ``trial(number, params, channel)`` trains one trial and returns its result.
+
+    Abilities an executor may ask of a trial have their defaults here, so an executor asks the trial
+    instead of checking its type. Training as a group (the batched executor) is one: by default a
+    trial trains alone.
+    """
+
+    def __call__(self, number: int, params: dict[str, Any], channel: "Channel") -> "TrialResult":
+        raise NotImplementedError
+
+    def plan_group(self, params: list[dict[str, Any]]) -> tuple[list[int], str]:
+        """Which of these trials (positions in ``params``) can train together in one vectorized pass,
+        and, when none can, why (shown in a warning; empty when there is nothing to say)."""
+        return [], f"only sweeps of torch models (tw.sweep) are batched, not {type(self).__name__}"
+
+    def group_key(self, params: dict[str, Any]) -> Any:
+        """Trials with equal keys may share a group (for torch models: the network's structure)."""
+        return None
+
+    def group_size_for(self, params: dict[str, Any], limit: int) -> int:
+        """How many trials like this one one group holds on its device, at most ``limit``."""
+        return limit
+
+    def new_run(self, number: int, params: dict[str, Any], callbacks: list[Any]) -> Any:
+        """The pending run of one member of a group (trials that ``plan_group`` accepts)."""
+        raise NotImplementedError
+
+    def train_group(self, runs: list[Any]) -> None:
+        """Train the members' runs together; each run reports through its own callbacks."""
+        raise NotImplementedError
+
+    def result_of(self, run: Any, started: float) -> "TrialResult":
+        """A member's finished run as its result (``started``: its ``time.perf_counter()`` start)."""
+        raise NotImplementedError
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as one line for the table: its type and message."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Reporter:

@@ -15,14 +15,14 @@ from typing import Any
 from ..objective import Objective
 from ..space import Dimension, Space
 from .launch import launch
-from .protocol import Channel, TrialResult
+from .protocol import Channel, Trial, TrialResult
 from .study import Sweep
 
 METRIC = "mean_test_score"
 
 
 @dataclass
-class CVTrial:
+class CVTrial(Trial):
     """Cross-validate ``estimator`` with a trial's parameters; the value is the mean test score."""
 
     estimator: Any

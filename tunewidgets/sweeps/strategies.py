@@ -12,7 +12,9 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 
 from ..space import Choice, IntRange, LogUniform, Space, Uniform
 
-STRATEGIES = ("grid", "random", "bayes", "gp")
+# The search strategies by name, each with the words a settings box shows for it.
+STRATEGY_LABELS = {"grid": "grid", "random": "random", "bayes": "bayes (TPE)", "gp": "bayes (GP)"}
+STRATEGIES = tuple(STRATEGY_LABELS)
 MAX_GRID_POINTS = 1_000_000  # Optuna's grid sampler lists every point: a bigger grid is refused up front
 PRUNERS = (None, "median", "halving", "hyperband")
 

@@ -19,6 +19,7 @@ from optuna.trial import TrialState
 from ..engine.checks import require_data
 from ..engine.data import Data
 from ..engine.device import free_idle_thread_team
+from ..guards import require_count
 from ..hparams import HParams
 from ..objective import HasObjective, Objective
 from ..space import Space
@@ -37,8 +38,7 @@ DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
 
 
 def check_n_trials(n_trials: Any) -> None:
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ValueError(f"n_trials={n_trials!r} is not allowed: must be an integer >= 1")
+    require_count("n_trials", n_trials)
 
 
 class Sweep(HasObjective):

@@ -11,12 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..engine.batched import GroupLoop, can_batch
+from ..engine.batched.check import structure_key
+from ..engine.batched.sizing import fitting_group_size
 from ..engine.callbacks import Callback
 from ..engine.data import Data
 from ..engine.run import Run
 from ..hparams import HParams
 from ..objective import Objective
-from .protocol import Channel, TrialResult
+from .protocol import Channel, Trial, TrialResult, error_text
 
 PAUSE_POLL_SECONDS = 0.1
 
@@ -45,12 +48,8 @@ class ReportEpochs(Callback):
             run.stop(status)
 
 
-def error_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
 @dataclass
-class TorchTrial:
+class TorchTrial(Trial):
     """Train ``HParams(**params)`` on ``data``; the trial's value is the objective's best over epochs.
 
     ``metrics`` are the user's extra validation metrics (``val_<name>`` columns, any of which may be
@@ -74,8 +73,42 @@ class TorchTrial:
             run = self.new_run(number, params, [ReportEpochs(number, channel)])
             run.start()
         except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
-            return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)
+            return TrialResult.failed(e, started)
         return trial_result(run, self.objective, started)
+
+    # ---- training as a group (the batched executor) --------------------------------------------
+    def plan_group(self, params: list[dict[str, Any]]) -> tuple[list[int], str]:
+        """Trials whose network structure agrees train as one group. Hyperparameters this data
+        refuses stay out of it: trained alone, they fail with the error the thread executor gives."""
+        valid = [i for i, p in enumerate(params) if _valid_hparams(p)]
+        if len(valid) < 2:
+            return [], ""
+        ok, why = can_batch([params[i] for i in valid], self.data)
+        return (valid, "") if ok else ([], why)
+
+    def group_key(self, params: dict[str, Any]) -> Any:
+        return structure_key(params)
+
+    def group_size_for(self, params: dict[str, Any], limit: int) -> int:
+        """The most members of this structure that fit the device's memory budget (the CPU's cache,
+        half the free GPU memory), at most ``limit``."""
+        if not _valid_hparams(params):
+            return limit  # the trial fails on its own, as on the thread path
+        return fitting_group_size(HParams.from_dict(params), self.data, limit)
+
+    def train_group(self, runs: list[Run]) -> None:
+        GroupLoop(self.data, runs).train()  # plan_group asked can_batch already: train_batched would ask again
+
+    def result_of(self, run: Run, started: float) -> TrialResult:
+        return trial_result(run, self.objective, started)
+
+
+def _valid_hparams(params: dict[str, Any]) -> bool:
+    try:
+        HParams.from_dict(params)
+        return True
+    except ValueError:
+        return False
 
 
 def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
@@ -106,4 +139,4 @@ def run_trial(train_trial: Any, number: int, params: dict[str, Any], channel: Ch
     try:
         return train_trial(number, params, channel)
     except Exception as e:  # noqa: BLE001
-        return TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started)
+        return TrialResult.failed(e, started)

@@ -20,19 +20,17 @@ def finite_or_nan(x: Any) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
-def split_events(events: list[MetricEvent], steps_per_epoch: int, metric: str, first_epoch: int = 0
-                 ) -> tuple[dict[str, list], dict[str, list], str | None]:
+def split_events(events: list[MetricEvent], metric: str) -> tuple[dict[str, list], dict[str, list], str | None]:
     """Turn events into column batches for the curves: ``(epoch_rows, batch_rows, last_status)``.
 
-    Batch points sit at fractional epochs (``first_epoch + step / steps_per_epoch``: a fork's steps
-    count from its own start); epoch rows carry the train and validation loss and ``metric``.
+    Batch points sit at the fractional epoch their event carries (``at``); epoch rows carry the train
+    and validation loss and ``metric``.
     """
     batches: dict[str, list] = {"epoch": [], "train_loss": []}
     status = None
-    per_epoch = max(int(steps_per_epoch), 1)
     for e in events:
         if e.kind == "batch":
-            batches["epoch"].append(first_epoch + e.step / per_epoch)
+            batches["epoch"].append(float(e.values.get("at", e.epoch - 1)))
             batches["train_loss"].append(finite_or_nan(e.values.get("train_loss")))
         elif e.kind == "status":
             status = e.values.get("status")

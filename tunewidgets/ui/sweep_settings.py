@@ -12,12 +12,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..hparams import check_field
+from ..guards import count_problem
 from ..sweeps.executors import EXECUTORS
 from ..sweeps.launch import pruner_conflict
+from ..sweeps.strategies import PRUNERS as PRUNER_NAMES, STRATEGY_LABELS
 from .form import Form
 
-STRATEGIES = (("grid", "grid"), ("random", "random"), ("bayes (TPE)", "bayes"), ("bayes (GP)", "gp"))
-PRUNERS = ("none", "median", "halving", "hyperband")  # "none": a Dropdown reads None as no selection
+STRATEGIES = tuple((label, name) for name, label in STRATEGY_LABELS.items())
+PRUNERS = tuple(name or "none" for name in PRUNER_NAMES)  # "none": a Dropdown reads None as no selection
 SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
 
 
@@ -27,8 +29,8 @@ def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: 
     conflict = pruner_conflict(len(objectives), pruner)
     if conflict:
         errors.append(f"{conflict}: choose pruner none")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        errors.append(f"trials={n_trials!r} is not allowed: must be an integer >= 1")
+    if count_problem("trials", n_trials):
+        errors.append(count_problem("trials", n_trials))
     try:
         check_field("epochs", epochs)
     except ValueError as e:

@@ -15,7 +15,6 @@ from typing import Any
 import ipywidgets as widgets
 from bokeh.layouts import column
 
-from ..engine.core import steps_per_epoch
 from ..engine.data import Data
 from ..engine.knobs import LIVE_FIELDS
 from ..engine.lr_finder import LRFinderResult, lr_find
@@ -269,8 +268,7 @@ class TrainPanel(Panel):
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
     def _deliver(self, run: Run, events: list) -> None:
-        steps = steps_per_epoch(self.data, run.hparams.batch_size)
-        epochs, batches, _ = split_events(events, steps, self.plotted_metric, run.first_epoch)
+        epochs, batches, _ = split_events(events, self.plotted_metric)
         rates = [e.values["samples_per_sec"] for e in events if "samples_per_sec" in e.values]
         if rates:  # the newest throughput, from a batch or an epoch, whichever came last
             self._rates[run.id] = rates[-1]

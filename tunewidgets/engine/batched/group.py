@@ -234,10 +234,11 @@ class GroupLoop:
                 cb.on_batch_end(m.run, step, value)
 
     def _publish(self, epoch: int, totals: torch.Tensor, seen: int, rate: float) -> None:
+        n_train = max(self.data.n_train, 1)
         for m, total in zip(self.members, totals.tolist()):
             running = total / seen
             if math.isfinite(running):
-                m.run.report_batch(epoch, self.optimizer.steps, running, rate)
+                m.run.report_batch(epoch, self.optimizer.steps, running, rate, epoch - 1 + seen / n_train)
 
     # ---- epoch boundary ----------------------------------------------------------------------
     def _epoch_end(self, epoch: int, totals: torch.Tensor, seen: int, seconds: float) -> list[int]:

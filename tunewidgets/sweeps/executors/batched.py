@@ -36,14 +36,11 @@ import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from ...engine.batched import GroupLoop, can_batch
-from ...engine.batched.check import structure_key
-from ...engine.batched.sizing import fitting_group_size
 from ...engine.callbacks import Callback
 from ...engine.threads import train_in_background
-from ...hparams import HParams
-from ..protocol import TrialJob, TrialResult
-from ..trials import ReportEpochs, TorchTrial, error_text, run_trial, trial_result
+from ...guards import count_problem
+from ..protocol import Trial, TrialJob, TrialResult
+from ..trials import ReportEpochs, run_trial
 from .base import LocalChannel
 
 LINGER_SECONDS = 0.2  # wait this long for a group to fill after the last trial arrived
@@ -55,9 +52,9 @@ AUTO_LIMIT_CPU, AUTO_LIMIT_GPU = 16, 64  # trials asked at once with group_size=
 def check_group_size(group_size: Any) -> int | str:
     if group_size == "auto":
         return group_size
-    if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
-        raise ValueError(f"group_size={group_size!r} is not allowed: must be \"auto\" or an integer >= 1 "
-                         f"(how many trials train together, e.g. 16)")
+    problem = count_problem("group_size", group_size, hint="how many trials train together, e.g. 16")
+    if problem:
+        raise ValueError(problem.replace("must be", 'must be "auto" or'))
     return group_size
 
 
@@ -70,12 +67,12 @@ def auto_limit() -> int:
 class ResolveOnEnd(Callback):
     """Sets a member's future the moment it ends, so the sweep records it while the group goes on."""
 
-    def __init__(self, future: Future, trial: TorchTrial, started: float) -> None:
+    def __init__(self, future: Future, trial: Trial, started: float) -> None:
         self.future, self.trial, self.started = future, trial, started
 
     def on_train_end(self, run) -> None:
         if not self.future.done():
-            self.future.set_result(trial_result(run, self.trial.objective, self.started))
+            self.future.set_result(self.trial.result_of(run, self.started))
 
 
 class BatchedExecutor:
@@ -139,16 +136,16 @@ class BatchedExecutor:
             except BaseException as e:  # noqa: BLE001 - never leave a trial without a result
                 for _, future in batch:
                     if not future.done():
-                        future.set_result(TrialResult("failed", error=error_text(e)))
+                        future.set_result(TrialResult.failed(e))
 
     def _take(self) -> list[tuple[TrialJob, Future]]:
         """The oldest trial and those queued after it with the same structure, up to the group size."""
         first = self._queue[0][0].params
-        key, size = structure_key(first), self._size_for(first)
+        key, size = self.train_trial.group_key(first), self._size_for(first)
         self.slots = size  # the sweep asks no more trials than such a group holds (with "auto")
         batch, rest = [], []
         for item in self._queue:
-            same = len(batch) < size and structure_key(item[0].params) == key
+            same = len(batch) < size and self.train_trial.group_key(item[0].params) == key
             (batch if same else rest).append(item)
         self._queue = rest
         return batch
@@ -157,12 +154,7 @@ class BatchedExecutor:
         """``group_size``, or with "auto" the most members of this structure that fit the memory budget."""
         if self.group_size != "auto":
             return self.group_size
-        data = getattr(self.train_trial, "data", None)
-        try:
-            hp = HParams.from_dict(params)
-        except Exception:  # noqa: BLE001 - the trial fails on its own, as on the thread path
-            return self.limit
-        return fitting_group_size(hp, data, self.limit) if data is not None else self.limit
+        return self.train_trial.group_size_for(params, self.limit)
 
     def _run(self, batch: list[tuple[TrialJob, Future]]) -> None:
         live = []
@@ -173,24 +165,14 @@ class BatchedExecutor:
                 live.append((job, future))
         if len(live) < 2:
             return self._one_by_one(live)
-        if not isinstance(self.train_trial, TorchTrial):
-            return self._fall_back(live, "only sweeps of torch models (tw.sweep) are batched")
-        members, rest = [], []
-        for job, future in live:
-            try:
-                HParams.from_dict(job.params)
-                members.append((job, future))
-            except ValueError:  # the thread path reports the same error
-                rest.append((job, future))
-        ok, why = can_batch([job.params for job, _ in members], self.train_trial.data) if len(members) > 1 \
-            else (False, "")
-        if not ok:
-            return self._fall_back(members + rest, why) if why else self._one_by_one(members + rest)
-        self._train_group(members)
-        self._one_by_one(rest)
+        group, why = self.train_trial.plan_group([job.params for job, _ in live])
+        if len(group) < 2:
+            return self._fall_back(live, why) if why else self._one_by_one(live)
+        self._train_group([live[i] for i in group])
+        self._one_by_one([item for i, item in enumerate(live) if i not in set(group)])
 
     def _train_group(self, members: list[tuple[TrialJob, Future]]) -> None:
-        trial: TorchTrial = self.train_trial
+        trial: Trial = self.train_trial
         started = time.perf_counter()
         runs, trained = [], []
         for job, future in members:
@@ -199,18 +181,17 @@ class BatchedExecutor:
                                                                    ResolveOnEnd(future, trial, started)]))
                 trained.append((job, future))
             except Exception as e:  # noqa: BLE001 - as the thread path reports it
-                future.set_result(TrialResult("failed", error=error_text(e), seconds=time.perf_counter() - started))
+                future.set_result(TrialResult.failed(e, started))
         self.groups.append([job.number for job, _ in trained])
         try:
-            GroupLoop(trial.data, runs).train()  # can_batch said yes above: train_batched would ask again
+            trial.train_group(runs)
         except Exception as e:  # noqa: BLE001 - the group could not run: its members fail with the reason
             for _, future in trained:
                 if not future.done():
-                    future.set_result(TrialResult("failed", error=error_text(e),
-                                                  seconds=time.perf_counter() - started))
+                    future.set_result(TrialResult.failed(e, started))
         for run, (_, future) in zip(runs, trained):  # a member whose end callback did not run
             if not future.done():
-                future.set_result(trial_result(run, trial.objective, started))
+                future.set_result(trial.result_of(run, started))
 
     def _fall_back(self, items: list[tuple[TrialJob, Future]], reason: str) -> None:
         numbers = [job.number for job, _ in items]

@@ -16,6 +16,8 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from ..protocol import TrialJob
+from ...engine.threads import use_torch_threads
+from ...guards import require_count
 from ..trials import run_trial
 from . import warm
 from .base import MessageRelay, RemoteExecutor
@@ -113,10 +115,7 @@ class DaskChannel:
 def run_on_worker(train_trial: Any, number: int, params: dict[str, Any], channel: DaskChannel,
                   threads: int | None):
     if threads:
-        import torch
-
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        use_torch_threads(threads)
     try:
         return run_trial(train_trial, number, params, channel)
     finally:
@@ -146,8 +145,8 @@ class DaskExecutor(RemoteExecutor):
 
     def __init__(self, target: Any = None, n_workers: int | None = None, threads: int = 1,
                  dashboard: bool = False) -> None:
-        if n_workers is not None and (isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1):
-            raise ValueError(f"n_workers={n_workers!r} is not allowed: must be an integer >= 1")
+        if n_workers is not None:
+            require_count("n_workers", n_workers)
         self.target, self.threads, self.dashboard = target, threads, dashboard
         self.n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads)
         self.client = self.cluster = None

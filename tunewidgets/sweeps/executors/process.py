@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
 from ..protocol import TrialJob
+from ...guards import require_count
 from ..trials import run_trial
 from . import warm
 from .base import MessageRelay, RemoteExecutor
@@ -87,9 +88,7 @@ class ProcessExecutor(RemoteExecutor):
 
     def __init__(self, n_workers: int | None = None, threads: int = 1) -> None:
         n_workers = n_workers or max(1, (os.cpu_count() or 1) // threads)
-        if isinstance(n_workers, bool) or not isinstance(n_workers, int) or n_workers < 1:
-            raise ValueError(f"n_workers={n_workers!r} is not allowed: must be an integer >= 1")
-        self.slots = n_workers
+        self.slots = require_count("n_workers", n_workers)
         self.threads = threads
         self.restarts = 0  # worker processes replaced after they died
 

@@ -33,9 +33,9 @@ def pin_worker_threads(threads: int) -> None:
     """In a worker process: torch and its math libraries on ``threads`` threads (workers share the cores)."""
     for var in THREAD_VARS[:3]:
         os.environ[var] = str(threads)
-    import torch
+    from ...engine.threads import use_torch_threads  # torch loads only now, after the variables are set
 
-    torch.set_num_threads(threads)
+    use_torch_threads(threads)
 
 
 # ---- Dask -----------------------------------------------------------------------------------------
@@ -91,15 +91,14 @@ def quiet_cluster_config(dashboard: bool) -> dict[str, Any]:
 
 def restore_threads(saved_env: dict[str, str | None], saved_threads: int) -> None:
     """Undo what starting a LocalCluster does to the kernel: thread variables and torch's pool size."""
-    import torch
+    from ...engine.threads import use_torch_threads
 
     for k, v in saved_env.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
-    if torch.get_num_threads() != saved_threads:
-        torch.set_num_threads(saved_threads)
+    use_torch_threads(saved_threads)
 
 
 # ---- process slots -----------------------------------------------------------------------------------

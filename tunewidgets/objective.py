@@ -126,3 +126,69 @@ class HasObjective:
     @property
     def direction(self) -> str:
         return str(self.objective.direction)
+
+
+@dataclass(frozen=True)
+class Objectives:
+    """A sweep's objectives, in order: the first (``primary``) ranks the table, feeds the pruner and
+    names the best; with more than one the sweep also keeps a Pareto front. Built once, so every
+    place that values a trial values it the same way.
+
+    Example::
+
+        objs = Objectives.of([Objective("val_accuracy"), Objective("params")])
+        objs.primary.metric        # 'val_accuracy'
+        objs.several               # True: Optuna takes one direction per objective
+        objs.values(rows, seconds=3.2, costs={"params": 1200})   # [0.93, 1200.0]
+    """
+
+    items: tuple[Objective, ...]
+
+    def __post_init__(self) -> None:
+        if not self.items:
+            raise ValueError("objectives is empty: a sweep needs at least one objective")
+
+    @classmethod
+    def of(cls, objectives: "Objectives | Objective | Iterable[Objective]") -> "Objectives":
+        if isinstance(objectives, Objectives):
+            return objectives
+        return cls((objectives,) if isinstance(objectives, Objective) else tuple(objectives))
+
+    @classmethod
+    def from_dicts(cls, stored: list[dict[str, str]]) -> "Objectives":
+        return cls(tuple(Objective(o["metric"], o["direction"]) for o in stored))
+
+    @property
+    def primary(self) -> Objective:
+        return self.items[0]
+
+    @property
+    def several(self) -> bool:
+        return len(self.items) > 1
+
+    @property
+    def directions(self) -> list[str]:
+        return [str(o.direction) for o in self.items]
+
+    @property
+    def reported_each_epoch(self) -> bool:
+        """Whether a trial's epochs give Optuna intermediate values (for pruners): one objective that
+        is a history metric. Optuna takes none with several objectives; costs have none."""
+        return not self.several and self.primary.metric not in COST_OBJECTIVES
+
+    def values(self, rows: Iterable[dict[str, Any]], seconds: float, costs: dict[str, Any]) -> list[float]:
+        """A finished trial's value for each objective, from its history rows and its costs."""
+        rows = list(rows)
+        return [o.trial_value(rows, seconds, costs) for o in self.items]
+
+    def to_dicts(self) -> list[dict[str, str]]:
+        return [o.to_dict() for o in self.items]
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Objective:
+        return self.items[index]

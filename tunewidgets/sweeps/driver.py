@@ -16,7 +16,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..engine.events import EventChannel, MetricEvent
-from ..objective import COST_OBJECTIVES, Objective, is_finite_number
+from ..objective import Objectives, is_finite_number
 from .protocol import Executor, Reporter, TrialJob, TrialResult
 from .results import RESULT_ATTR, TrialRecord, note_rerun
 from .storage import Heartbeat
@@ -58,10 +58,10 @@ class SweepDriver:
     """Runs the trials of one start (or resume) of a sweep; ``stop()`` from any thread is final:
     no trial is registered, and so none trains, once it has returned."""
 
-    def __init__(self, study: optuna.Study, objectives: list[Objective], distributions: dict[str, Any],
+    def __init__(self, study: optuna.Study, objectives: Objectives, distributions: dict[str, Any],
                  book: TrialBook, job_params: Callable[[dict[str, Any]], dict[str, Any]],
                  heartbeat: Heartbeat | None = None) -> None:
-        self.study, self.objectives, self.objective, self.book = study, objectives, objectives[0], book
+        self.study, self.objectives, self.objective, self.book = study, objectives, objectives.primary, book
         self.heartbeat = heartbeat
         self.distributions = distributions
         self.job_params = job_params
@@ -154,8 +154,8 @@ class SweepDriver:
         """Give Optuna the objective's value of an epoch once (its intermediate value, for the pruner);
         True when it was given now."""
         value, epoch = row.get(self.objective.metric), int(row["epoch"])
-        if len(self.objectives) > 1 or self.objective.metric in COST_OBJECTIVES:
-            return False  # Optuna takes no intermediate values with several objectives; costs have none
+        if not self.objectives.reported_each_epoch:
+            return False
         if not is_finite_number(value) or epoch in record.reported:
             return False
         self._trials[number].report(float(value), epoch)
@@ -171,19 +171,24 @@ class SweepDriver:
                 result = future.result()
             except BaseException as e:  # noqa: BLE001 - a dead worker, a broken pool, a cancelled task
                 result = TrialResult.failed(e)
-        status, error = table_status(result, job.reporter.stop_status, self.objective.metric)
         with self.book.lock:
             record = self.book.records[job.number]
             rows = result.rows or record.rows
             for row in rows:  # steps the live feed did not deliver (or delivered after a retry)
                 self._report(job.number, record, row)
             trial = self._trials.pop(job.number)
-            value = result.value if is_finite_number(result.value) else \
-                self.objective.trial_value(rows, result.seconds, result.extra)
+            # The one place a trial is valued: each objective from its rows and costs, unless the trial
+            # valued itself (a cross-validated mean has no epoch rows to take it from).
+            values = self.objectives.values(rows, result.seconds, result.extra)
+            if is_finite_number(result.value):
+                values[0] = result.value
+            value = values[0]
+            status, error = table_status(result.status, value, result.error, job.reporter.stop_status,
+                                         self.objective.metric)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
-            if len(self.objectives) > 1:
-                record.values = [o.trial_value(rows, result.seconds, result.extra) for o in self.objectives]
+            if self.objectives.several:
+                record.values = values
             trial.set_user_attr(RESULT_ATTR, record.to_attr())
             if status == "complete":
                 self.study.tell(trial, record.values or value)
@@ -195,15 +200,15 @@ class SweepDriver:
         self.book.publish(job.number, "status", len(rows), {"status": status, "value": value, "error": error})
 
 
-def table_status(result: TrialResult, stop_status: str | None, metric: str) -> tuple[str, str | None]:
-    """Map a run's status to the table's: complete, pruned, stopped or failed (with a reason)."""
-    s = result.status
+def table_status(s: str, value: float, error: str | None, stop_status: str | None, metric: str
+                 ) -> tuple[str, str | None]:
+    """Map a run's status ``s`` to the table's: complete, pruned, stopped or failed (with a reason)."""
     if s in ("completed", "early_stopped"):
-        if not is_finite_number(result.value):
-            return "failed", result.error or f"no finite {metric} was measured"
+        if not is_finite_number(value):
+            return "failed", error or f"no finite {metric} was measured"
         return "complete", None
     if s == "pruned" or (s == "stopped" and stop_status == "pruned"):
         return "pruned", None
     if s == "stopped":
         return "stopped", "stopped by sweep.stop()"
-    return "failed", result.error or s
+    return "failed", error or s

@@ -15,14 +15,16 @@ import optuna
 
 from ..engine.checks import check_metrics, require_data
 from ..engine.data import Data
-from ..hparams import HParams, as_hparams
-from ..objective import Objective
+from ..hparams import as_hparams
+from ..objective import Objective, Objectives
 from ..space import Space
 from .executors import make_executor
+from .protocol import Trial
 from .results import SWEEP_ATTR
-from .strategies import PRUNERS, STRATEGIES, make_pruner, make_sampler, strategy_name
-from .resume import DEFAULT_TRIALS, stored_base
+from .resume import DEFAULT_TRIALS
+from .spec import TORCH, SweepSpec
 from .storage import mask_url, open_storage, scrub
+from .strategies import make_pruner, make_sampler, strategy_name
 from .study import Sweep, check_n_trials
 from .trials import TorchTrial
 
@@ -41,36 +43,24 @@ def new_study(storage: Any, shown: str, name: str | None, objectives: list[Objec
                          ) from None
 
 
-def launch(train_trial: Callable, space: Space, objectives: list[Objective], info: dict[str, Any], *, strategy: Any,
-           n_trials: int | None, pruner: Any, max_epochs: int, executor: Any, storage: Any, name: str | None,
-           seed: int | None, base: HParams | None = None, group_size: int | str | None = None,
+def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n_trials: int | None,
+           executor: Any, storage: Any, name: str | None, group_size: int | str | None = None,
            background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
     """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
-    executor and study (all checked before any trial), record ``info`` in the study, then start."""
+    executor and study (all checked before any trial), store ``spec`` in the study, then start."""
     if strategy == "grid":
-        n_trials = space.grid_size if n_trials is None else min(n_trials, space.grid_size)
+        n_trials = spec.space.grid_size if n_trials is None else min(n_trials, spec.space.grid_size)
     n_trials = DEFAULT_TRIALS if n_trials is None else n_trials
     check_n_trials(n_trials)
-    sampler = make_sampler(strategy, space, seed)
-    pruner_obj = make_pruner(pruner, max_epochs)
+    sampler = make_sampler(strategy, spec.space, spec.seed)
+    pruner_obj = make_pruner(pruner, spec.max_epochs)
     executor_obj = make_executor(executor, group_size)
     storage_obj = open_storage(storage)
-    study = new_study(storage_obj, mask_url(storage), name, objectives, sampler, pruner_obj)
-    study.set_user_attr(SWEEP_ATTR, {**info, "space": space.to_dict(), **objectives[0].to_dict(),
-                                     "objectives": [o.to_dict() for o in objectives],
-                                     "strategy": strategy_name(strategy), "pruner": strategy_name(pruner),
-                                     "seed": seed, "n_trials": n_trials})
-    sw = Sweep(study, space, objectives[0], study.user_attrs[SWEEP_ATTR], base=base, train_trial=train_trial,
-               executor=executor if group_size is None else executor_obj, quiet=quiet,  # resume keeps the group size
-               storage=storage_obj, objectives=objectives)
-    sw.plan(executor_obj, n_trials)
+    spec.strategy, spec.pruner, spec.n_trials = strategy_name(strategy), strategy_name(pruner), n_trials
+    study = new_study(storage_obj, mask_url(storage), name, spec.objectives, sampler, pruner_obj)
+    study.set_user_attr(SWEEP_ATTR, spec.to_attr())
+    sw = Sweep(study, spec, train_trial, executor_obj, storage_obj, quiet).plan(n_trials)
     return sw.start(background) if start else sw
-
-
-def max_epochs_of(space: Space, base: HParams) -> int:
-    """The most epochs any trial trains (what Hyperband's brackets span)."""
-    dim = space.dims.get("epochs")
-    return max(dim.grid()) if dim is not None else base.epochs
 
 
 def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
@@ -106,13 +96,12 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
         raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
     base = as_hparams(base)
     metrics = check_metrics(metrics)
-    objective_list = objectives_of(data, metric, direction, metrics, objectives, pruner)
-    info = {"kind": "torch", "base": _base_for_storage(base), "data": data.name, "task": data.task,
-            "metrics": sorted(metrics)}
-    return launch(TorchTrial(data, objective_list[0], metrics), space, objective_list, info, strategy=strategy,
-                  n_trials=n_trials, pruner=pruner, max_epochs=max_epochs_of(space, base), executor=executor,
-                  storage=storage, name=name, seed=seed, base=base, group_size=group_size, background=background,
-                  start=start, quiet=quiet)
+    chosen = Objectives.of(objectives_of(data, metric, direction, metrics, objectives, pruner))
+    spec = SweepSpec(space, chosen, TORCH, seed=seed, base=base, stored_base=SweepSpec.storable_base(base),
+                     data=data.name, task=data.task, metrics=sorted(metrics))
+    return launch(TorchTrial(data, metrics), spec, strategy=strategy, pruner=pruner,
+                  n_trials=n_trials, executor=executor, storage=storage, name=name, group_size=group_size,
+                  background=background, start=start, quiet=quiet)
 
 
 def objectives_of(data: Data, metric: str | None, direction: str | None, metrics: dict[str, Callable],
@@ -150,13 +139,6 @@ def pruner_conflict(n_objectives: int, pruner: Any) -> str | None:
     return None
 
 
-def _base_for_storage(base: HParams) -> dict[str, Any]:
-    d = base.to_dict()
-    if callable(d["model"]):
-        d["model"] = base.model_name
-    return d
-
-
 def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") -> Sweep:
     """A sweep kept in ``storage``: the same table, curves and best; ``.resume(data=...)`` runs the
     rest of its plan (trials whose process died first). Trials left running by a process that died
@@ -178,22 +160,6 @@ def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") 
     if name not in names:
         raise ValueError(f"name={name!r} is not in {shown!r}: it holds {names}")
     study = optuna.load_study(study_name=name, storage=storage_obj)
-    info = study.user_attrs.get(SWEEP_ATTR)
-    if info is None:
+    if SWEEP_ATTR not in study.user_attrs:
         raise ValueError(f"{name!r} in {shown!r} is an Optuna study not made by tw.sweep (no {SWEEP_ATTR!r})")
-    space = Space.from_dict(info["space"])
-    seed = info.get("seed")
-    strategy = info["strategy"] if info["strategy"] in STRATEGIES else "bayes"
-    # A fresh sampler continues the study; offset its seed so a resumed random search does not repeat.
-    study.sampler = make_sampler(strategy, space, None if seed is None else seed + len(study.trials))
-    base = stored_base(info)
-    max_epochs = max_epochs_of(space, base or HParams(epochs=info["base"]["epochs"])) if info["kind"] == "torch" else 1
-    pruner = info.get("pruner")
-    study.pruner = make_pruner(pruner if pruner in PRUNERS else None, max_epochs)
-    objectives = [Objective(o["metric"], o["direction"]) for o in info.get("objectives") or
-                  [{"metric": info["metric"], "direction": info["direction"]}]]
-    sw = Sweep(study, space, objectives[0], info, base=base, executor=executor, storage=storage_obj,
-               objectives=objectives)
-    sw.refresh()
-    sw.status = "loaded"
-    return sw
+    return Sweep.loaded(study, storage_obj, make_executor(executor))

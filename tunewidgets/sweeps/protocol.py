@@ -24,7 +24,7 @@ class TrialResult:
     """What one trial produced. ``status`` is a ``Run`` status (completed, pruned, failed, ...)."""
 
     status: str
-    value: float = float("nan")  # the objective: best metric over epochs, or a CV mean
+    value: float = float("nan")  # a trial that values itself (a CV mean); else the sweep values its rows
     rows: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..objective import Objective
+from ..objective import Objective, Objectives
 from ..space import Dimension, Space
 from .launch import launch
 from .protocol import Channel, Trial, TrialResult
+from .spec import ESTIMATOR, SweepSpec
 from .study import Sweep
 
 METRIC = "mean_test_score"
@@ -95,7 +96,7 @@ def sweep_estimator(estimator: Any, param_grid_or_space: Any, X: Any, y: Any, cv
     if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
         raise ValueError(f"estimator={estimator!r} is not allowed: must be a scikit-learn estimator (fit, get_params)")
     space = _as_space(estimator, param_grid_or_space)
-    info = {"kind": "sklearn", "estimator": repr(estimator), "cv": repr(cv), "scoring": repr(scoring)}
-    return launch(CVTrial(estimator, X, y, cv, scoring), space, [Objective(METRIC, "maximize")], info,
-                  strategy=strategy, n_trials=n_trials, pruner=pruner, max_epochs=1, executor=executor,
-                  storage=storage, name=name, seed=seed, background=background)
+    spec = SweepSpec(space, Objectives.of(Objective(METRIC, "maximize")), ESTIMATOR, seed=seed,
+                     about={"estimator": repr(estimator), "cv": repr(cv), "scoring": repr(scoring)})
+    return launch(CVTrial(estimator, X, y, cv, scoring), spec, strategy=strategy, pruner=pruner, n_trials=n_trials,
+                  executor=executor, storage=storage, name=name, background=background)

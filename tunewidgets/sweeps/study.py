@@ -26,12 +26,13 @@ from ..space import Space
 from . import logs
 from .driver import SweepDriver, TrialBook
 from .executors import make_executor
-from .protocol import Executor
+from .protocol import Executor, Trial
 from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
                       record_from_trial, results_table)
 from .resume import interrupted_to_rerun, resume_base, trials_to_run
 from .storage import Heartbeat, fail_stale_trials, heartbeat_enabled
-from .strategies import distributions
+from .strategies import PRUNERS, STRATEGIES, distributions, make_pruner, make_sampler
+from .spec import SweepSpec
 from .trials import TorchTrial
 
 DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
@@ -56,35 +57,76 @@ class Sweep(HasObjective):
         sw.stop(); sw.wait()
     """
 
-    def __init__(self, study: optuna.Study, space: Space, objective: Objective, info: dict[str, Any],
-                 base: HParams | None = None, train_trial: Any = None, executor: Any = "thread",
-                 records: dict[int, TrialRecord] | None = None, quiet: bool = False, storage: Any = None,
-                 objectives: list[Objective] | None = None) -> None:
-        self.study, self.space, self.objective, self.info = study, space, objective, info
-        self.objectives = objectives or [objective]  # several: a multi-objective (Pareto) sweep
-        self.storage = storage  # the Optuna storage object (None: in memory)
-        self.base = base
+    def __init__(self, study: optuna.Study, spec: SweepSpec, train_trial: Trial | None = None,
+                 executor: Executor | None = None, storage: Any = None, quiet: bool = False) -> None:
+        """``spec`` says what the sweep searches and trains; ``train_trial`` trains one trial (None for a
+        sweep loaded from storage until ``resume(data=...)``); ``executor`` runs the trials, this start
+        and every resume that names no other; ``storage`` is the opened Optuna storage (None: in
+        memory); ``quiet`` keeps Optuna's per-trial log lines out while it runs."""
+        self.study, self.spec = study, spec
         self.train_trial = train_trial
-        self.executor_spec = executor
+        self.executor = make_executor("thread") if executor is None else executor
+        self.storage = storage
         self.quiet = quiet
-        self.book = TrialBook(records)
+        self.book = TrialBook()
         self.events = self.book.events
         self.status = "pending"  # pending, running, paused, completed, stopped, failed, loaded
         self._status_lock = threading.Lock()  # pause/resume against the driver's end
         self.error: BaseException | None = None
         self.note: str | None = None  # what the sweep is busy with before its first trial, e.g. starting workers
-        self._plan: tuple[Executor, int] | None = None
+        self._plan: int | None = None  # trials start() runs
         self._driver: SweepDriver | None = None
         self._thread: threading.Thread | None = None
-        self._planned = len(self.book.records)
+        self._planned = 0
         self._started_at: float | None = None
         self._ended_at: float | None = None
 
+    @classmethod
+    def loaded(cls, study: optuna.Study, storage: Any, executor: Executor | None = None) -> "Sweep":
+        """The sweep a stored study holds (``tw.load_sweep``): its table, curves and best at once;
+        ``resume(data=...)`` trains more. A fresh sampler continues the study, its seed offset by the
+        trials so far so a resumed random search does not repeat itself."""
+        spec = SweepSpec.from_attr(study.user_attrs[SWEEP_ATTR])
+        if spec.strategy not in STRATEGIES:
+            spec.strategy = "bayes"  # a sampler object was stored by its class name
+        seed = spec.seed if spec.seed is None else spec.seed + len(study.trials)
+        study.sampler = make_sampler(spec.strategy, spec.space, seed)
+        study.pruner = make_pruner(spec.pruner if spec.pruner in PRUNERS else None, spec.max_epochs)
+        sw = cls(study, spec, executor=executor, storage=storage)
+        sw.refresh()
+        sw.status = "loaded"
+        return sw
+
+    # ---- what it searches ------------------------------------------------------------------------
+    @property
+    def space(self) -> Space:
+        return self.spec.space
+
+    @property
+    def objective(self) -> Objective:
+        """The objective that ranks the table, feeds the pruner and names the best."""
+        return self.spec.objectives.primary
+
+    @property
+    def objectives(self) -> list[Objective]:
+        """Every objective, the first one ranking (several: a multi-objective, Pareto sweep)."""
+        return list(self.spec.objectives)
+
+    @property
+    def base(self) -> HParams | None:
+        """The hyperparameters the space leaves out (None for an estimator sweep)."""
+        return self.spec.base
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the study stores about the sweep (JSON): space, objectives, plan, what it trains."""
+        return self.spec.to_attr()
+
     # ---- running -----------------------------------------------------------------------------
-    def plan(self, executor: Executor, n_trials: int) -> "Sweep":
-        """Set what ``start()`` runs: ``n_trials`` trials on ``executor`` (the launcher does this)."""
+    def plan(self, n_trials: int) -> "Sweep":
+        """Set what ``start()`` runs: ``n_trials`` trials on the sweep's executor (the launcher does this)."""
         check_n_trials(n_trials)
-        self._plan = (executor, n_trials)
+        self._plan = n_trials
         return self
 
     def start(self, background: bool = False) -> "Sweep":
@@ -92,9 +134,8 @@ class Sweep(HasObjective):
         if self._plan is None or self.status != "pending":
             raise RuntimeError(f"the sweep is {self.status}: start() runs a sweep built with start=False once; "
                                f"resume() adds trials")
-        executor, n_trials = self._plan
-        self._plan = None
-        return self._run(executor, n_trials, background)
+        n_trials, self._plan = self._plan, None
+        return self._run(self.executor, n_trials, background)
 
     def pause(self) -> None:
         """Hold the sweep: running trials pause where they are (in the kernel at the next batch, in
@@ -118,26 +159,27 @@ class Sweep(HasObjective):
                 return self
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
-        base = resume_base(self.info, self.base, base)
+        base = resume_base(self.spec, base)
         train_trial = self._torch_trial(data, metrics) if data is not None else self.train_trial
         if train_trial is None:
-            if self.info.get("kind") != "torch":
+            if not self.spec.trains_torch:
                 raise ValueError("an estimator sweep loaded from storage cannot be resumed: run "
                                  "tw.sweep_estimator again (with the same storage and a new name)")
             raise ValueError("this sweep was loaded from storage: pass data= (the same tw.Data) to resume it")
-        executor_obj = make_executor(self.executor_spec if executor is None else executor)
-        self.base, self.train_trial = base, train_trial
+        if executor is not None:
+            self.executor = make_executor(executor)
+        self.spec.base, self.train_trial = base, train_trial
         self.refresh()
         records = self.records()
         reruns = interrupted_to_rerun(records, {t.user_attrs[RETRY_ATTR] for t in self.study.trials
                                                 if RETRY_ATTR in t.user_attrs})
-        n_trials = trials_to_run(n_trials, self.info, self.space, records, len(reruns))
+        n_trials = trials_to_run(n_trials, self.spec, records, len(reruns))
         check_n_trials(n_trials)
         for record in reruns[:n_trials]:
             self.study.enqueue_trial(record.params, user_attrs={RETRY_ATTR: record.number})
-        self.info["n_trials"] = sum(1 for r in records if r.status != "interrupted") + n_trials
-        self.study.set_user_attr(SWEEP_ATTR, self.info)
-        return self._run(executor_obj, n_trials, background)
+        self.spec.n_trials = sum(1 for r in records if r.status != "interrupted") + n_trials
+        self.study.set_user_attr(SWEEP_ATTR, self.spec.to_attr())
+        return self._run(self.executor, n_trials, background)
 
     def refresh(self) -> None:
         """Read every trial again from the study; a trial whose process died (no heartbeat within the
@@ -151,16 +193,16 @@ class Sweep(HasObjective):
             self.book.records = records
 
     def _torch_trial(self, data: Data, metrics: dict | None) -> TorchTrial:
-        if self.info.get("kind") != "torch":
+        if not self.spec.trains_torch:
             raise ValueError("data= only applies to sweeps of torch models")
         require_data(data)
-        if self.info.get("task") not in (None, data.task):
-            raise ValueError(f"the data is {data.task}, the sweep was {self.info['task']}: resume it with data "
+        if self.spec.task not in (None, data.task):
+            raise ValueError(f"the data is {data.task}, the sweep was {self.spec.task}: resume it with data "
                              f"of the same task")
         metrics = dict(metrics or {})
         for objective in self.objectives:  # the same checks as tw.sweep (a custom metric needs metrics=)
             Objective.for_task(data.task, objective.metric, objective.direction, metrics)
-        return TorchTrial(data, self.objective, metrics)
+        return TorchTrial(data, metrics)
 
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
         """Open the executor (here, so errors surface before any trial; in the sweep's thread when it
@@ -169,7 +211,7 @@ class Sweep(HasObjective):
         if note is None:
             executor.open(self.train_trial)
         heartbeat = Heartbeat(self.storage, self.name) if heartbeat_enabled(self.storage) else None
-        self._driver = driver = SweepDriver(self.study, self.objectives, distributions(self.space), self.book,
+        self._driver = driver = SweepDriver(self.study, self.spec.objectives, distributions(self.space), self.book,
                                             self._job_params, heartbeat)
         self.error = None
         self.status = "running"
@@ -324,7 +366,7 @@ class Sweep(HasObjective):
         (seconds since the last start or resume, frozen when the sweep ends)."""
         statuses = self.book.statuses()
         counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "interrupted", "running")}
-        planned = self._planned + (self._plan[1] if self._plan else 0)
+        planned = self._planned + (self._plan or 0)
         elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
         return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts["running"],
                 **counts, "elapsed": elapsed, "note": self.note}

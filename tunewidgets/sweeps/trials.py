@@ -18,7 +18,6 @@ from ..engine.callbacks import Callback
 from ..engine.data import Data
 from ..engine.run import Run
 from ..hparams import HParams
-from ..objective import Objective
 from .protocol import Channel, Trial, TrialResult, error_text
 
 PAUSE_POLL_SECONDS = 0.1
@@ -50,14 +49,13 @@ class ReportEpochs(Callback):
 
 @dataclass
 class TorchTrial(Trial):
-    """Train ``HParams(**params)`` on ``data``; the trial's value is the objective's best over epochs.
+    """Train ``HParams(**params)`` on ``data``; the sweep values the trial from its history rows.
 
     ``metrics`` are the user's extra validation metrics (``val_<name>`` columns, any of which may be
     the objective). Worker processes set their own thread count when they start (``executors.warm``).
     """
 
     data: Data
-    objective: Objective
     metrics: dict[str, Callable] = field(default_factory=dict)
 
     def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
@@ -74,7 +72,7 @@ class TorchTrial(Trial):
             run.start()
         except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
             return TrialResult.failed(e, started)
-        return trial_result(run, self.objective, started)
+        return trial_result(run, started)
 
     # ---- training as a group (the batched executor) --------------------------------------------
     def plan_group(self, params: list[dict[str, Any]]) -> tuple[list[int], str]:
@@ -100,7 +98,7 @@ class TorchTrial(Trial):
         GroupLoop(self.data, runs).train()  # plan_group asked can_batch already: train_batched would ask again
 
     def result_of(self, run: Run, started: float) -> TrialResult:
-        return trial_result(run, self.objective, started)
+        return trial_result(run, started)
 
 
 def _valid_hparams(params: dict[str, Any]) -> bool:
@@ -111,7 +109,7 @@ def _valid_hparams(params: dict[str, Any]) -> bool:
         return False
 
 
-def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
+def trial_result(run: Run, started: float) -> TrialResult:
     """A finished ``Run`` as a ``TrialResult``: one place, so every executor reports trials alike.
     ``started`` is the ``time.perf_counter()`` reading the trial's seconds count from."""
     rows = run.history_rows()
@@ -123,7 +121,7 @@ def trial_result(run: Run, objective: Objective, started: float) -> TrialResult:
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
     seconds, costs = time.perf_counter() - started, cost_columns(rows, run.peak_memory_bytes, run.n_parameters)
-    return TrialResult(run.status, objective.trial_value(rows, seconds, costs), rows, error, seconds, costs)
+    return TrialResult(run.status, rows=rows, error=error, seconds=seconds, extra=costs)
 
 
 def cost_columns(rows: list[dict[str, Any]], peak_bytes: int, params: int) -> dict[str, float]:

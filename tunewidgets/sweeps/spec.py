@@ -1,0 +1,84 @@
+"""SweepSpec: what a sweep searches and what it trains, the one description its study stores.
+
+A sweep is rebuilt from storage by this alone (``Sweep.loaded``), so everything resume needs lives
+here: the space, the objectives, the plan (strategy, pruner, seed, trials) and, for a torch sweep,
+the base hyperparameters, data name, task and custom metric names. An estimator sweep keeps what it
+tuned in words (``about``): an estimator cannot be stored, so it is not resumed from storage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..hparams import MODELS, HParams
+from ..objective import Objectives
+from ..space import Space
+
+TORCH = "torch"  # tw.sweep: torch models built from HParams
+ESTIMATOR = "sklearn"  # tw.sweep_estimator: a scikit-learn estimator, cross-validated
+
+
+@dataclass
+class SweepSpec:
+    """The space, objectives and plan of a sweep, and what its trials train."""
+
+    space: Space
+    objectives: Objectives
+    trains: str = TORCH
+    strategy: str = "random"
+    pruner: str | None = None
+    seed: int | None = None
+    n_trials: int = 0  # planned so far, over every start and resume
+    base: HParams | None = None  # torch: the fields the space leaves out; None when a factory built the model
+    stored_base: dict[str, Any] = field(default_factory=dict)  # torch: ``base`` as stored (a factory by name)
+    data: str | None = None  # torch: the data's name and task, checked when a resume brings data again
+    task: str | None = None
+    metrics: list[str] = field(default_factory=list)  # torch: names of the user's own validation metrics
+    about: dict[str, str] = field(default_factory=dict)  # an estimator sweep: estimator, cv, scoring in words
+
+    @property
+    def trains_torch(self) -> bool:
+        return self.trains == TORCH
+
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs any trial trains (what Hyperband's brackets span); 1 for an estimator."""
+        if not self.trains_torch:
+            return 1
+        dim = self.space.dims.get("epochs")
+        if dim is not None:
+            return max(dim.grid())
+        return self.base.epochs if self.base is not None else int(self.stored_base["epochs"])
+
+    @staticmethod
+    def storable_base(base: HParams) -> dict[str, Any]:
+        """``base`` as JSON: a model factory is kept by its name (it cannot be stored, and is given again)."""
+        stored = base.to_dict()
+        if callable(stored["model"]):
+            stored["model"] = base.model_name
+        return stored
+
+    def to_attr(self) -> dict[str, Any]:
+        """The study's user attribute (JSON) that ``from_attr`` reads back."""
+        attr = {"kind": self.trains, "space": self.space.to_dict(), "objectives": self.objectives.to_dicts(),
+                "strategy": self.strategy, "pruner": self.pruner, "seed": self.seed, "n_trials": self.n_trials}
+        if self.trains_torch:
+            attr.update(base=self.stored_base, data=self.data, task=self.task, metrics=list(self.metrics))
+        return {**attr, **self.about}
+
+    @classmethod
+    def from_attr(cls, attr: dict[str, Any]) -> "SweepSpec":
+        """A stored sweep's spec. Sweeps stored before ``objectives`` was a list name one objective as
+        ``metric`` and ``direction``; a factory model's base is None (it is given again to resume)."""
+        stored = attr.get("objectives") or [{"metric": attr["metric"], "direction": attr["direction"]}]
+        trains = attr.get("kind", TORCH)
+        known = {"kind", "space", "objectives", "metric", "direction", "strategy", "pruner", "seed", "n_trials",
+                 "base", "data", "task", "metrics"}
+        stored_base = attr.get("base") or {}
+        base = HParams.from_dict(stored_base) if trains == TORCH and stored_base.get("model") in MODELS else None
+        return cls(space=Space.from_dict(attr["space"]), objectives=Objectives.from_dicts(stored), trains=trains,
+                   strategy=attr.get("strategy", "random"), pruner=attr.get("pruner"), seed=attr.get("seed"),
+                   n_trials=int(attr.get("n_trials") or 0), base=base, stored_base=stored_base,
+                   data=attr.get("data"), task=attr.get("task"), metrics=list(attr.get("metrics") or []),
+                   about={k: v for k, v in attr.items() if k not in known})

@@ -11,7 +11,7 @@ import pytest
 
 import tunewidgets as tw
 from tunewidgets.sweeps.executors import ProcessExecutor, make_executor
-from tunewidgets.sweeps.protocol import Executor
+from tunewidgets.sweeps.protocol import Channel, Executor
 
 
 
@@ -221,7 +221,7 @@ class ResultsOnlyExecutor:
 
     slots = 1
 
-    class SilentChannel:
+    class SilentChannel(Channel):  # pausing and steering keep Channel's defaults: it does neither
         def send(self, number, row):
             pass
 

@@ -17,7 +17,7 @@ from optuna.trial import TrialState
 
 from ..engine.events import EventChannel, MetricEvent
 from ..objective import Objectives, is_finite_number
-from .protocol import Executor, Reporter, TrialJob, TrialResult
+from .protocol import Executor, TrialHandle, TrialJob, TrialResult
 from .results import RESULT_ATTR, TrialRecord, note_rerun
 from .storage import Heartbeat
 
@@ -71,7 +71,7 @@ class SweepDriver:
         self._wake = threading.Event()
         self.launched = 0
         self._trials: dict[int, optuna.Trial] = {}
-        self._reporters: dict[int, Reporter] = {}
+        self._reporters: dict[int, TrialHandle] = {}
 
     def run(self, executor: Executor, n_trials: int) -> None:
         """Keep ``executor``'s slots full until ``n_trials`` were launched and all ended, or a stop."""
@@ -129,7 +129,7 @@ class SweepDriver:
             params, number = dict(trial.params), trial.number
             self._trials[number] = trial
             self.book.records[number] = TrialRecord(number, params)
-            reporter = self._reporters[number] = Reporter(number, self.on_epoch)
+            reporter = self._reporters[number] = TrialHandle(number, self.on_epoch)
             note_rerun(self.book.records, trial)
         if self.heartbeat is not None:
             self.heartbeat.add(number)

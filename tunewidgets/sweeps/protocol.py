@@ -1,6 +1,6 @@
 """The small contracts between the sweep loop, its executors and the code that runs a trial.
 
-- The kernel gives an executor ``TrialJob``s: a trial number, its parameters and a ``Reporter``.
+- The kernel gives an executor ``TrialJob``s: a trial number, its parameters and a ``TrialHandle``.
 - Wherever the trial runs, its objective sends each epoch's row through a ``Channel``; the executor
   routes it to the job's reporter, which feeds Optuna's pruner and answers with a stop decision.
 - The objective returns a ``TrialResult`` (plain data, so it crosses process boundaries).
@@ -80,8 +80,10 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-class Reporter:
-    """Kernel side of one trial: receives its epoch rows, decides whether it should stop.
+class TrialHandle:
+    """The kernel's handle on one trial (the worker side is its ``Channel``): receives its epoch
+    rows, decides whether it should stop, carries the sweep's stop and pause to it. (Named
+    ``Reporter`` before; that name stays as an alias.)
 
     ``on_epoch(number, row)`` is the sweep's handler (record the row, feed the pruner); it returns
     ``"pruned"`` to stop the trial. ``request_stop`` may come from any thread (``sweep.stop()``);
@@ -141,26 +143,35 @@ class Reporter:
             fn(now)
 
 
+Reporter = TrialHandle  # the earlier name, kept for code that imports it
+
+
 @dataclass
 class TrialJob:
     """One trial handed to an executor."""
 
     number: int
     params: dict[str, Any]  # the objective's input: full HParams as a dict, or estimator params
-    reporter: Reporter
+    reporter: TrialHandle
     judged_each_epoch: bool = False  # a pruner judges every row: remote workers send each one at once
 
 
-@runtime_checkable
-class Channel(Protocol):
-    """Worker side: how a running trial reports and learns it should stop."""
+class Channel:
+    """Worker side: how a running trial reports and learns it should stop or wait. Each executor's
+    channel says how rows travel; pausing and steering have defaults for channels that do neither."""
 
-    def send(self, number: int, row: dict[str, Any]) -> None: ...
+    def send(self, number: int, row: dict[str, Any]) -> None:
+        raise NotImplementedError
 
-    def stop_status(self, number: int) -> str | None: ...
+    def stop_status(self, number: int) -> str | None:
+        raise NotImplementedError
 
-    # Optional: ``paused(number) -> bool`` (a remote trial waits at each epoch's end while it is true),
-    # or ``attach(number, run)`` (an in-kernel channel steers the run itself).
+    def paused(self, number: int) -> bool:
+        """Whether the trial should wait at its epoch's end (a remote trial's pause)."""
+        return False
+
+    def attach(self, number: int, run: Any) -> None:
+        """Steer ``run`` from the kernel directly (an in-kernel channel: stop and pause act at once)."""
 
 
 @runtime_checkable
@@ -169,8 +180,16 @@ class Executor(Protocol):
 
     slots: int  # how many trials it runs at once
 
-    def open(self, objective: Any) -> None: ...
+    def open(self, train_trial: Trial) -> None: ...
 
     def submit(self, jobs: list[TrialJob]) -> list[Future]: ...
 
     def close(self) -> None: ...
+
+
+def start_note(executor: Executor) -> str | None:
+    """What ``executor`` starts before its first trial (workers, a cluster), said while it does so;
+    None when it starts nothing. Optional for an executor: one without ``start_note()`` (a user's
+    own) starts nothing worth saying."""
+    method = getattr(executor, "start_note", None)
+    return method() if method is not None else None

@@ -16,7 +16,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from ..objective import Objective
+from ..objective import Objective, Objectives
 
 RESULT_ATTR = "tw_result"
 SWEEP_ATTR = "tw_sweep"
@@ -140,33 +140,35 @@ def param_columns(param_names: list[str], metric: str) -> dict[str, str]:
     return {name: f"param_{name}" if name in fixed else name for name in param_names}
 
 
-def results_table(records: list[TrialRecord], param_names: list[str], objective: Objective,
-                  objectives: list[Objective] | None = None) -> pd.DataFrame:
+def results_table(records: list[TrialRecord], param_names: list[str], objectives: Objectives) -> pd.DataFrame:
     """The ranked table, best first. Running trials show their best value so far. With several
     objectives, each has a column, ``pareto`` marks the non-dominated complete trials, and the rank
     is the Pareto front (then the first objective)."""
+    objective = objectives.primary
     metric = objective.metric
-    more = [o for o in (objectives or [])[1:] if o.metric not in ("seconds", metric)]
+    more = [(i, o) for i, o in enumerate(objectives) if i > 0 and o.metric not in ("seconds", metric)]
     now = time.time()
     columns_of = param_columns(param_names, metric)
     rows = []
     for r in records:
-        value = r.value if r.status != "running" else objective.best_of_rows(r.rows)
-        seconds = r.seconds if r.status != "running" else now - r.started
-        row = {"trial": r.number, "status": r.status, metric: value, "epochs_trained": len(r.rows),
-               "seconds": seconds}
-        row.update({o.metric: o.trial_value(r.rows, seconds, r.extra) for o in more})
+        running = r.status == "running"
+        seconds = r.seconds if not running else now - r.started
+        # A finished trial keeps the values the driver gave it; a running one is valued so far.
+        values = r.values if r.values and not running else objectives.values(r.rows, seconds, r.extra)
+        row = {"trial": r.number, "status": r.status, metric: values[0] if running else r.value,
+               "epochs_trained": len(r.rows), "seconds": seconds}
+        row.update({o.metric: values[i] for i, o in more})
         row.update({columns_of[name]: r.params.get(name) for name in param_names})
         row.update({k: v for k, v in r.extra.items() if k not in row})
         row["error"] = r.error or ""
         rows.append(row)
-    first = ["rank", "trial", "status", metric, *[o.metric for o in more]]
+    first = ["rank", "trial", "status", metric, *[o.metric for _, o in more]]
     columns = [*first, "epochs_trained", "seconds", *columns_of.values()]
     if not rows:
         return pd.DataFrame(columns=columns + ["error"])
     table = pd.DataFrame(rows)
     ranks = rank_order(list(table["status"]), list(table[metric]), objective)
-    if objectives and len(objectives) > 1:
+    if objectives.several:
         points = [[row[o.metric] for o in objectives] if row["status"] == "complete" else [math.nan] for row in rows]
         fronts = pareto_fronts(points, objectives)
         table.insert(3, "pareto", [f == 1 for f in fronts])

@@ -26,7 +26,7 @@ from ..space import Space
 from . import logs
 from .driver import SweepDriver, TrialBook
 from .executors import make_executor
-from .protocol import Executor, Trial
+from .protocol import Executor, Trial, start_note
 from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
                       record_from_trial, results_table)
 from .resume import interrupted_to_rerun, resume_base, trials_to_run
@@ -207,7 +207,7 @@ class Sweep(HasObjective):
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
         """Open the executor (here, so errors surface before any trial; in the sweep's thread when it
         starts workers in the background, with ``progress['note']`` saying so), then drive the trials."""
-        note = executor.start_note() if background and hasattr(executor, "start_note") else None
+        note = start_note(executor) if background else None
         if note is None:
             executor.open(self.train_trial)
         heartbeat = Heartbeat(self.storage, self.name) if heartbeat_enabled(self.storage) else None
@@ -299,7 +299,7 @@ class Sweep(HasObjective):
     def table(self) -> pd.DataFrame:
         """One row per trial, ranked best first: rank, trial, status, the metric (best over epochs),
         epochs, seconds, each hyperparameter of the space, error (failed trials last, kept)."""
-        return results_table(self.records(), self.space.names, self.objective, self.objectives)
+        return results_table(self.records(), self.space.names, self.spec.objectives)
 
     def curves(self) -> pd.DataFrame:
         """Every trial's per-epoch history in one long frame (``trial``, ``status``, ``epoch``, metrics)."""

@@ -33,14 +33,11 @@ class ReportEpochs(Callback):
         status = self.channel.stop_status(self.number)  # stopped while it waited in a queue
         if status:
             run.stop(status)
-        attach = getattr(self.channel, "attach", None)
-        if attach is not None:  # in-kernel channels stop the run at once, not at the next epoch
-            attach(self.number, run)
+        self.channel.attach(self.number, run)  # in-kernel channels stop the run at once, not at an epoch's end
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.channel.send(self.number, metrics)
-        paused = getattr(self.channel, "paused", None)
-        while paused is not None and paused(self.number) and not self.channel.stop_status(self.number):
+        while self.channel.paused(self.number) and not self.channel.stop_status(self.number):
             time.sleep(PAUSE_POLL_SECONDS)  # a remote trial waits here while its sweep is paused
         status = self.channel.stop_status(self.number)
         if status:

@@ -1,7 +1,7 @@
 """What executors share: the in-kernel channel, the relay of worker messages, remote submission.
 
 Remote executors share one idea: workers push ``(trial number, epoch row)`` messages, a relay thread
-in the kernel hands them to the trial's ``Reporter``, and the reporter's stop decision goes back to
+in the kernel hands them to the trial's ``TrialHandle``, and the reporter's stop decision goes back to
 the worker through a flag it checks each epoch. Each executor follows the small protocol in
 ``sweeps/protocol.py``: ``slots``, ``open(train_trial)``, ``submit(jobs)``, ``close()``.
 """
@@ -14,14 +14,14 @@ import warnings
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from ..protocol import Reporter, TrialJob
+from ..protocol import Channel, TrialHandle, TrialJob
 
 
-class LocalChannel:
+class LocalChannel(Channel):
     """In-kernel channel: rows go straight to the reporter; a stop reaches the run at once."""
 
     def __init__(self) -> None:
-        self.reporters: dict[int, Reporter] = {}
+        self.reporters: dict[int, TrialHandle] = {}
 
     def send(self, number: int, row: dict[str, Any]) -> None:
         self.reporters[number].epoch(row)
@@ -44,7 +44,7 @@ class MessageRelay:
 
     def __init__(self, get: Callable[[float], Any], name: str,
                  on_worker: Callable[[int, int], None] | None = None) -> None:
-        self.reporters: dict[int, Reporter] = {}
+        self.reporters: dict[int, TrialHandle] = {}
         self._get = get
         self._on_worker = on_worker
         self._closed = False

@@ -15,7 +15,7 @@ import uuid
 from concurrent.futures import Future
 from typing import Any, Callable
 
-from ..protocol import TrialJob
+from ..protocol import Channel, TrialJob
 from ...engine.threads import use_torch_threads
 from ...guards import require_count
 from ..trials import run_trial
@@ -57,7 +57,7 @@ async def mark_stopped(prefix: str, number: int) -> None:
     _STOPPED.add((prefix, number))
 
 
-class DaskChannel:
+class DaskChannel(Channel):
     """Worker side: rows go out with ``log_event`` (``ROWS_EVERY_SECONDS``); stops come in pushed to
     every worker, so the check each epoch is a local lookup (a round trip to the scheduler per epoch
     measured 0.45 ms and slowed small trials), with the trial's ``distributed.Event`` asked at most

@@ -18,7 +18,7 @@ from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Callable
 
-from ..protocol import TrialJob
+from ..protocol import Channel, TrialJob
 from ...guards import require_count
 from ..trials import run_trial
 from . import warm
@@ -32,7 +32,7 @@ class WorkerDied(RuntimeError):
     """The process running a trial ended before the trial did."""
 
 
-class QueueChannel:
+class QueueChannel(Channel):
     """Worker side: a Manager queue out (epochs, and which process took a trial), stop flags in."""
 
     def __init__(self, messages: Any, stops: Any, pauses: Any) -> None:

@@ -14,20 +14,24 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from unittest import mock
 
 import torch
 
 import tunewidgets as tw
+from common import timed
 
 
-def timed(data, hp, background: bool) -> float:
-    started = time.perf_counter()
-    run = tw.train(data, hp, background=background)
-    run.wait()
+def train_seconds(data, hp, background: bool) -> float:
+    """Seconds from the call to the run's end, on the main thread or in a background one."""
+    def train():
+        run = tw.train(data, hp, background=background)
+        run.wait()
+        return run
+
+    seconds, run = timed(train)
     assert run.status == "completed", run.status
-    return time.perf_counter() - started
+    return seconds
 
 
 def main() -> None:
@@ -42,15 +46,15 @@ def main() -> None:
     }
     print(f"torch {torch.__version__}, {torch.get_num_threads()} torch threads, {args.repeats} interleaved repeats")
     for name, (data, hp) in cases.items():
-        timed(data, hp, background=False)  # warm-up: the main thread's OpenMP team now exists
+        train_seconds(data, hp, background=False)  # warm-up: the main thread's OpenMP team now exists
         times = {"main": [], "background": [], "background, team not freed": []}
         for _ in range(args.repeats):
-            times["main"].append(timed(data, hp, background=False))
-            times["background"].append(timed(data, hp, background=True))
-            timed(data, hp, background=False)
+            times["main"].append(train_seconds(data, hp, background=False))
+            times["background"].append(train_seconds(data, hp, background=True))
+            train_seconds(data, hp, background=False)
             with mock.patch("tunewidgets.engine.threads.free_idle_thread_team", lambda: None):
-                times["background, team not freed"].append(timed(data, hp, background=True))
-            timed(data, hp, background=True)  # frees the teams the unpatched run left
+                times["background, team not freed"].append(train_seconds(data, hp, background=True))
+            train_seconds(data, hp, background=True)  # frees the teams the unpatched run left
         medians = {k: statistics.median(v) for k, v in times.items()}
         base = medians["main"]
         print(f"{name}: main {base:.3f} s; " + "; ".join(

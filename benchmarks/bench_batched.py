@@ -21,13 +21,13 @@ from __future__ import annotations
 import argparse
 import itertools
 import statistics
-import time
 
 import optuna
 import torch
 
 import tunewidgets as tw
 from tunewidgets.engine.batched import train_batched
+from common import timed
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -55,12 +55,6 @@ def sweep_space(n: int) -> tw.Space:
 def run_sweep(data, n: int, epochs: int, device: str, executor: str):
     return tw.sweep(data, sweep_space(n), strategy="grid", base=tw.HParams(epochs=epochs, device=device),
                     executor=executor, group_size=n if executor == "batched" else None, seed=0)
-
-
-def timed(fn):
-    started = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - started, result
 
 
 def sync(device: str) -> None:

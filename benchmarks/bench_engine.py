@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import tunewidgets as tw
 from tunewidgets.engine.models import build_mlp
+from common import timed
 
 
 def bare_loop(data, hp):
@@ -90,9 +90,8 @@ def main() -> None:
         fn()
     for _ in range(args.repeats):
         for name, fn in ways.items():
-            started = time.perf_counter()
-            accuracy[name] = fn()
-            times[name].append(time.perf_counter() - started)
+            seconds, accuracy[name] = timed(fn)
+            times[name].append(seconds)
     med = {k: statistics.median(v) for k, v in times.items()}
     print(f"digits MLP 64-128-128-10, {args.epochs} epochs, batch 64, Adam, "
           f"{torch.get_num_threads()} torch threads, median of {args.repeats} interleaved repeats")

@@ -18,32 +18,23 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 
 import optuna
 import torch
 
 import tunewidgets as tw
+from common import plain_optuna, timed
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def plain_optuna(data, space, base):
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.GridSampler(space.grid_values()))
-
-    def objective(trial):
-        hp = base.replace(lr=trial.suggest_float("lr", 1e-4, 1e-1, log=True),
-                          dropout=trial.suggest_float("dropout", 0.0, 0.3))
-        return tw.train(data, hp).best_metric
-
-    study.optimize(objective, n_trials=space.grid_size)
-    return study.best_value
+def suggest(trial):
+    """The grid's values, asked as a hand-written Optuna objective asks them (``plain_optuna``)."""
+    return {"lr": trial.suggest_float("lr", 1e-4, 1e-1, log=True), "dropout": trial.suggest_float("dropout", 0.0, 0.3)}
 
 
 def seconds(fn) -> float:
-    started = time.perf_counter()
-    fn()
-    return time.perf_counter() - started
+    return timed(fn)[0]
 
 
 def main() -> None:
@@ -62,7 +53,7 @@ def main() -> None:
             for name, e in workers.items()}
     runs: dict[str, list[float]] = {k: [] for k in ("plain Optuna loop", "thread", "batched", "dask", "process")}
     for _ in range(args.repeats):
-        runs["plain Optuna loop"].append(seconds(lambda: plain_optuna(data, space, base)))
+        runs["plain Optuna loop"].append(seconds(lambda: plain_optuna(data, space, base, suggest)))
         for name, executor in (("thread", "thread"), ("batched", "batched"), *workers.items()):
             runs[name].append(seconds(lambda e=executor: tw.sweep(data, space, strategy="grid", base=base,
                                                                   executor=e)))

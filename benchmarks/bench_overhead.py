@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 
 import optuna
 import torch
 
 import tunewidgets as tw
+from common import timed
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 WORKERS = 2
@@ -36,18 +36,18 @@ def bare_loop(data, base, params, threads: int) -> float:
     kernel_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        started = time.perf_counter()
-        for p in params:
-            tw.train(data, base.replace(**p))
-        return time.perf_counter() - started
+        def train_each():
+            for p in params:
+                tw.train(data, base.replace(**p))
+
+        return timed(train_each)[0]
     finally:
         torch.set_num_threads(kernel_threads)
 
 
 def sweep_seconds(data, base, space, n, executor) -> float:
-    started = time.perf_counter()
-    sw = tw.sweep(data, space, strategy="random", n_trials=n, base=base, executor=executor, seed=0)
-    elapsed = time.perf_counter() - started
+    elapsed, sw = timed(lambda: tw.sweep(data, space, strategy="random", n_trials=n, base=base, executor=executor,
+                                         seed=0))
     assert set(sw.table()["status"]) == {"complete"}, sw.table()["status"].value_counts()
     return elapsed
 

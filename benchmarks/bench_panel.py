@@ -11,28 +11,30 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 import tunewidgets as tw
+from common import timed
 
 
 def timed_headless(data, hp) -> float:
-    started = time.perf_counter()
-    tw.train(data, hp)
-    return time.perf_counter() - started
+    return timed(lambda: tw.train(data, hp))[0]
 
 
 def timed_panel(data, hp) -> tuple[float, int, float]:
     """Seconds from Start to the last point plotted, Bokeh patches sent, and the run's own seconds."""
     panel = tw.TrainPanel(data, hp)
     before = panel.plots.patches_sent
-    started = time.perf_counter()
+    seconds, run = timed(lambda: started_and_waited(panel))
+    return seconds, panel.plots.patches_sent - before, run.elapsed
+
+
+def started_and_waited(panel):
+    """Start the panel's run (as the Start button does) and wait for its last point; the run."""
     run = panel.start()
     panel.wait()
-    seconds = time.perf_counter() - started
-    return seconds, panel.plots.patches_sent - before, run.elapsed
+    return run
 
 
 def main() -> None:
@@ -63,10 +65,7 @@ def main() -> None:
     print(f"  Bokeh messages per second (document patches) median {statistics.median(rates):.1f}")
 
     long = tw.TrainPanel(data, hp.replace(epochs=args.long_epochs), rollover=args.rollover)
-    started = time.perf_counter()
-    run = long.start()
-    long.wait()
-    seconds = time.perf_counter() - started
+    seconds, run = timed(lambda: started_and_waited(long))
     epoch_rows, batch_rows = long.curves.rows(run.id, "epochs"), long.curves.rows(run.id, "batches")
     print(f"long run: {run.epochs_done} epochs in {seconds:.1f} s, rollover {args.rollover}: "
           f"plot rows {epoch_rows} (epochs) + {batch_rows} (batches), "

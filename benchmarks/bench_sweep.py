@@ -17,39 +17,26 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import time
 import warnings
 
 import optuna
 import torch
 
 import tunewidgets as tw
+from common import plain_optuna, timed
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-def plain_optuna(data, space, base):
-    """What one writes by hand with Optuna: a grid study and an objective that trains."""
-    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.GridSampler(space.grid_values()))
-
-    def objective(trial):
-        params = {"lr": trial.suggest_float("lr", 1e-3, 1e-1, log=True), "layers": trial.suggest_int("layers", 1, 4)}
-        return tw.train(data, base.replace(**params)).best_metric
-
-    study.optimize(objective, n_trials=space.grid_size)
-    return study.best_value
-
-
-def timed(fn):
-    started = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - started, out
+def suggest(trial):
+    """The grid's values, asked as a hand-written Optuna objective asks them (``plain_optuna``)."""
+    return {"lr": trial.suggest_float("lr", 1e-3, 1e-1, log=True), "layers": trial.suggest_int("layers", 1, 4)}
 
 
 def overhead(data, space, base, repeats):
     ours, plain = [], []
     for _ in range(repeats):
-        t, _ = timed(lambda: plain_optuna(data, space, base))
+        t, _ = timed(lambda: plain_optuna(data, space, base, suggest))
         plain.append(t)
         t, _ = timed(lambda: tw.sweep(data, space, strategy="grid", base=base))
         ours.append(t)

@@ -26,13 +26,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from waiting import wait_for
 
 CHROMIUM = os.environ.get("TW_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -134,9 +134,7 @@ class Lab:
         box.fill(text)
         box.press("Enter")
         self.page.wait_for_function(f"() => !document.querySelector('{enabled}').disabled", timeout=10_000)
-        deadline = time.monotonic() + 10
-        while self.kernel_json(kernel_expression) != expected and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: self.kernel_json(kernel_expression) == expected, 10, interval=0.1)
 
     def wait_idle(self, timeout: float = 60) -> None:
         self.page.wait_for_function(
@@ -241,14 +239,14 @@ def jupyter_client(tmp_path: Path, client: str, startup_timeout: float = 60) -> 
 
 
 def _wait_for_server(url: str, server: subprocess.Popen, timeout: float, log: Path, probe: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if server.poll() is not None:
             raise RuntimeError(f"the server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(f"{url}{probe}", timeout=2) as r:
-                if r.status == 200:
-                    return
+                return r.status == 200
         except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text()[-3000:]}")
+            return False
+
+    if not wait_for(answers, timeout, interval=0.2):
+        raise RuntimeError(f"the server did not answer within {timeout} s:\n{log.read_text()[-3000:]}")

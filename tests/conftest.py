@@ -7,6 +7,7 @@ import faulthandler
 import pytest
 
 import tunewidgets as tw
+from settings import SMALL
 
 
 @pytest.fixture(scope="session")
@@ -39,7 +40,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def base():
     """Small, fast trials on the CPU: what the sweep tests vary the rest from."""
-    return tw.HParams(epochs=3, units=32, layers=1, batch_size=128, device="cpu")
+    return SMALL
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from tunewidgets.engine.batched import can_batch, train_batched
 from tunewidgets.engine.batched.optim import BatchedOptimizer, Schedules
 from tunewidgets.engine.batched.stacked import MLPForward
 from tunewidgets.engine.core import make_optimizer, make_schedule
+from settings import SMALL
 
 pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),
               pytest.mark.filterwarnings("ignore:Detected call of")]
@@ -26,12 +27,12 @@ pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),
 
 
 
-SMALL = dict(layers=1, units=32, epochs=3, device="cpu")
 RTOL = 1e-4
 
 
 def small(**kw) -> tw.HParams:
-    return tw.HParams(**{**SMALL, **kw})
+    """The shared small config with batches of 64 (more steps for the members to drift apart in)."""
+    return SMALL.replace(**{"batch_size": 64, **kw})
 
 
 def assert_same_run(batched: tw.Run, seq: tw.Run, rtol: float = RTOL) -> None:

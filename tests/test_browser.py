@@ -10,6 +10,7 @@ import time
 
 import pytest
 from browser import BOKEH_ROWS_JS, jupyter_lab
+from waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -116,9 +117,7 @@ def test_train_panel_in_jupyterlab(tmp_path):
         # Saved from the page, the notebook stays small: BokehJS reaches the page in widget state, not outputs
         notebook = lab.root / "panel.ipynb"
         page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        deadline = time.monotonic() + 20
-        while '"outputs": []' in notebook.read_text().split('"source"')[0] and time.monotonic() < deadline:
-            time.sleep(0.2)
+        wait_for(lambda: '"outputs": []' not in notebook.read_text().split('"source"')[0], 20, interval=0.2)
         saved = json.loads(notebook.read_text())
         assert any(cell.get("outputs") for cell in saved["cells"]), "the page saved the notebook with its outputs"
         assert notebook.stat().st_size < 1_000_000, f"saved notebook is {notebook.stat().st_size:,} bytes"

@@ -5,6 +5,7 @@ import pytest
 
 import tunewidgets as tw
 from tunewidgets.engine.batched import train_batched
+from settings import SMALL
 
 # Defined as a lambda, as in a notebook: it must still reach process workers.
 top2 = lambda out, y: (out.topk(2, dim=1).indices == y[:, None]).any(dim=1).float().mean()  # noqa: E731
@@ -24,7 +25,7 @@ def check_ranked_by_top2(sw, n):
 
 
 def test_a_batched_group_computes_each_members_metrics(digits):
-    hps = [tw.HParams(lr=lr, epochs=2, units=32, layers=1, seed=0) for lr in (1e-3, 1e-2)]
+    hps = [SMALL.replace(lr=lr, epochs=2, batch_size=64, device="auto") for lr in (1e-3, 1e-2)]
     runs = train_batched(digits, runs=[tw.Run(digits, hp, metrics={"top2": top2}) for hp in hps])
     alone = tw.train(digits, hps[1], metrics={"top2": top2})
     for run in runs:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 import tunewidgets as tw
+from waiting import TEST_TIMEOUT, wait_for, wait_until
 
 FAST = dict(epochs=3, units=32)
 
@@ -102,8 +103,7 @@ def test_stop_takes_effect_within_one_batch_and_keeps_the_history(digits):
 
 def test_stop_from_another_thread_ends_a_background_run_quickly(digits):
     run = tw.train(digits, epochs=500, batch_size=8, background=True)
-    while run.epochs_done < 1:
-        time.sleep(0.01)
+    wait_until(lambda: run.epochs_done >= 1, TEST_TIMEOUT, "an epoch", interval=0.01)
     asked = time.perf_counter()
     run.stop()
     assert run.wait(timeout=2) == "stopped"
@@ -113,12 +113,9 @@ def test_stop_from_another_thread_ends_a_background_run_quickly(digits):
 
 def test_pause_and_resume(digits):
     run = tw.train(digits, epochs=12, batch_size=16, background=True)
-    while run.epochs_done < 1:
-        time.sleep(0.01)
+    wait_until(lambda: run.epochs_done >= 1, TEST_TIMEOUT, "an epoch", interval=0.01)
     run.pause()
-    deadline = time.time() + 2
-    while run.status != "paused" and time.time() < deadline:
-        time.sleep(0.01)
+    wait_for(lambda: run.status == "paused", 2, interval=0.01)
     assert run.status == "paused"
     frozen = run.epochs_done
     time.sleep(0.3)

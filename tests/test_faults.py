@@ -24,13 +24,9 @@ from optuna.trial import TrialState
 
 import tunewidgets as tw
 from tunewidgets.sweeps import ProcessExecutor
+from waiting import wait_until
 
-
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+POLL = 0.05  # seconds between asks: the conditions below read the sweep's table or SQLite
 
 
 class UnloadableInAWorker:
@@ -63,12 +59,12 @@ def test_a_killed_pool_worker_fails_only_its_trial_and_the_sweep_goes_on(base, d
     feed = sw.events.listen()
     sw.start(background=True)
     wait_until(lambda: any(e.kind == "epoch" and e.values["trial"] == 0 for e in feed.drain()), 60,
-               "trial 0's first epoch")
-    wait_until(lambda: 0 in executor.workers, 10, "trial 0's worker")
+               "trial 0's first epoch", POLL)
+    wait_until(lambda: 0 in executor.workers, 10, "trial 0's worker", POLL)
     victim = executor.workers[0].pid
     os.kill(victim, signal.SIGKILL)
     killed = time.monotonic()
-    wait_until(lambda: sw.table().set_index("trial").loc[0, "status"] == "failed", 30, "trial 0 to fail")
+    wait_until(lambda: sw.table().set_index("trial").loc[0, "status"] == "failed", 30, "trial 0 to fail", POLL)
     detected = time.monotonic() - killed
     assert sw.wait(timeout=120) == "completed"
     table = sw.table().set_index("trial")
@@ -128,7 +124,7 @@ def test_a_sweep_killed_mid_trial_is_reloaded_and_resumed_in_a_fresh_process(tmp
     url = f"sqlite:///{db}"
     child = subprocess.Popen([sys.executable, "-c", CRASHING_SWEEP.format(url=url)], stderr=subprocess.PIPE)
     try:
-        wait_until(lambda: db.exists() and intermediate_steps(db, 1) >= 3, 90, "trial 1 to train 3 epochs")
+        wait_until(lambda: db.exists() and intermediate_steps(db, 1) >= 3, 90, "trial 1 to train 3 epochs", POLL)
     finally:
         child.kill()  # SIGKILL: no clean-up runs in the sweep's process
         child.wait(timeout=30)

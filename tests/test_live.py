@@ -11,8 +11,10 @@ import torch
 import tunewidgets as tw
 from tunewidgets.engine.knobs import DROPOUT_LAYERS
 from tunewidgets.ui import TrainPanel
+from settings import SMALL
+from waiting import TEST_TIMEOUT, wait_for, wait_until
 
-SMALL = dict(units=32, layers=1, batch_size=64, seed=0, device="cpu")
+LIVE = SMALL.replace(batch_size=64, seed=0)  # batches of 64: more batches an epoch for a change to land in
 
 
 class MoveAt(tw.Callback):
@@ -32,7 +34,7 @@ class MoveAt(tw.Callback):
 def test_a_live_lr_change_takes_effect_at_the_next_batch_and_shows_in_the_history(digits):
     steps = math.ceil(digits.n_train / 64)
     mover = MoveAt(steps * 2 + 5, lr=0.02)  # in epoch 3
-    run = tw.train(digits, tw.HParams(epochs=5, lr=1e-3, **SMALL), callbacks=[mover])
+    run = tw.train(digits, LIVE.replace(epochs=5, lr=1e-3), callbacks=[mover])
     assert run.status == "completed"
     [event] = mover.knob_events
     assert event.step == steps * 2 + 5  # applied before the very next batch
@@ -44,7 +46,7 @@ def test_a_live_lr_change_takes_effect_at_the_next_batch_and_shows_in_the_histor
 
 def test_other_live_knobs_get_a_full_history_column_and_reach_the_model(digits):
     mover = MoveAt(30, dropout=0.4, weight_decay=1e-3, l1=1e-5)
-    run = tw.train(digits, tw.HParams(epochs=3, dropout=0.1, **SMALL), callbacks=[mover])
+    run = tw.train(digits, LIVE.replace(dropout=0.1), callbacks=[mover])
     h = run.history
     assert h["dropout"].tolist()[0] == 0.1 and h["dropout"].tolist()[-1] == 0.4
     assert h["weight_decay"].tolist()[0] == 0.0 and h["l1"].tolist()[-1] == 1e-5
@@ -53,22 +55,16 @@ def test_other_live_knobs_get_a_full_history_column_and_reach_the_model(digits):
 
 
 def test_a_live_change_from_another_thread(digits):
-    run = tw.train(digits, tw.HParams(epochs=400, **SMALL), background=True)
+    run = tw.train(digits, LIVE.replace(epochs=400), background=True)
     feed = run.events.listen()
-    while run.epochs_done < 2:
-        time.sleep(0.005)
+    wait_until(lambda: run.epochs_done >= 2, TEST_TIMEOUT, "2 epochs", interval=0.005)
     run.update(lr=0.03)
-    deadline = time.monotonic() + 10
-    knobs = []
-    while not knobs and time.monotonic() < deadline:
-        knobs = [e for e in feed.drain() if e.kind == "knob"]
-        time.sleep(0.01)
+    knobs = wait_for(lambda: [e for e in feed.drain() if e.kind == "knob"], 10, interval=0.01)
     assert knobs, "the change never reached the training thread"
     # The change lands mid-epoch; the first row that shows it is the epoch it landed in. A stop
     # before that epoch ends drops the unfinished epoch, so wait for its row first.
     applied_in = knobs[0].epoch + 1
-    while run.epochs_done < applied_in and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_for(lambda: run.epochs_done >= applied_in, 10, interval=0.005)
     run.stop()
     run.wait()
     assert run.history["lr"].iloc[-1] == 0.03
@@ -81,10 +77,9 @@ def test_a_live_change_from_another_thread(digits):
     ({"lr": -1}, ["lr=-1 is not allowed", "> 0"]),
 ])
 def test_bad_live_changes_are_refused_in_words(digits, changes, words):
-    run = tw.train(digits, tw.HParams(epochs=400, **SMALL), background=True)
+    run = tw.train(digits, LIVE.replace(epochs=400), background=True)
     try:
-        while run.model is None:
-            time.sleep(0.005)
+        wait_until(lambda: run.model is not None, TEST_TIMEOUT, "the model", interval=0.005)
         with pytest.raises(ValueError) as info:
             run.update(**changes)
         for word in words:
@@ -101,12 +96,10 @@ def test_a_member_of_a_batched_group_refuses_live_changes_in_words(digits):
     """Members share every step: a change could not apply to one, so it is refused, not ignored."""
     from tunewidgets.engine.batched import train_batched
 
-    hps = [tw.HParams(**SMALL, epochs=200, lr=lr) for lr in (1e-3, 3e-3)]
+    hps = [LIVE.replace(epochs=200, lr=lr) for lr in (1e-3, 3e-3)]
     runs = train_batched(digits, hps, background=True)
     try:
-        deadline = time.monotonic() + 30
-        while runs[0].epochs_done < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: runs[0].epochs_done >= 1, 30, interval=0.01)
         with pytest.raises(RuntimeError, match="cannot change lr while it trains: it trains in a batched group"):
             runs[0].update(lr=1e-2)
         assert runs[0].hparams.lr == 1e-3
@@ -119,8 +112,8 @@ def test_a_member_of_a_batched_group_refuses_live_changes_in_words(digits):
 
 
 def test_a_fork_continues_from_its_parents_weights_and_numbering(digits):
-    parent = tw.train(digits, tw.HParams(epochs=6, lr=5e-3, **SMALL))
-    fresh = tw.train(digits, tw.HParams(epochs=1, lr=5e-3, **SMALL))
+    parent = tw.train(digits, LIVE.replace(epochs=6, lr=5e-3))
+    fresh = tw.train(digits, LIVE.replace(epochs=1, lr=5e-3))
     child = parent.fork(epochs=3, lr=1e-3)
     assert child.parent is parent and child.status == "completed"
     assert child.history["epoch"].tolist() == [7, 8, 9] and child.history["lr"].tolist() == [1e-3] * 3
@@ -131,12 +124,10 @@ def test_a_fork_continues_from_its_parents_weights_and_numbering(digits):
 
 
 def test_forks_of_a_stopped_and_of_a_paused_run(digits):
-    run = tw.train(digits, tw.HParams(epochs=400, **SMALL), background=True)
-    while run.epochs_done < 3:
-        time.sleep(0.005)
+    run = tw.train(digits, LIVE.replace(epochs=400), background=True)
+    wait_until(lambda: run.epochs_done >= 3, TEST_TIMEOUT, "3 epochs", interval=0.005)
     run.pause()
-    while run.status != "paused":
-        time.sleep(0.005)
+    wait_until(lambda: run.status == "paused", TEST_TIMEOUT, "the pause", interval=0.005)
     with_paused = run.fork(epochs=2)  # from the weights the paused run holds now
     assert with_paused.status == "completed" and with_paused.history["epoch"].iloc[0] == run.epochs_done + 1
     assert run.status == "paused"  # the parent waits on
@@ -144,10 +135,9 @@ def test_forks_of_a_stopped_and_of_a_paused_run(digits):
     run.wait()
     assert run.fork(epochs=1).status == "completed"
     with pytest.raises(RuntimeError, match="pause or stop it first"):
-        busy = tw.train(digits, tw.HParams(epochs=400, **SMALL), background=True)
+        busy = tw.train(digits, LIVE.replace(epochs=400), background=True)
         try:
-            while busy.status != "running":
-                time.sleep(0.005)
+            wait_until(lambda: busy.status == "running", TEST_TIMEOUT, "the run to start", interval=0.005)
             busy.fork(epochs=1)
         finally:
             busy.stop()
@@ -155,7 +145,7 @@ def test_forks_of_a_stopped_and_of_a_paused_run(digits):
 
 
 def test_the_lr_finders_range_holds_its_suggestion_and_stops_at_the_blow_up(digits):
-    result = tw.lr_find(digits, tw.HParams(**SMALL))
+    result = tw.lr_find(digits, LIVE)
     dim = result.space()
     assert isinstance(dim, tw.LogUniform) and dim.low < result.suggestion < dim.high
     assert dim.high == pytest.approx(result.blow_up) and 1.4 < math.log10(dim.high / dim.low) < 1.6
@@ -164,7 +154,7 @@ def test_the_lr_finders_range_holds_its_suggestion_and_stops_at_the_blow_up(digi
 
 
 def test_the_sweep_panel_takes_its_lr_range_from_the_finder(digits):
-    panel = tw.SweepPanel(digits, base=tw.HParams(**SMALL))
+    panel = tw.SweepPanel(digits, base=LIVE)
     dim = panel.lr_range()
     assert panel.space.dims["lr"] == dim and "lr range from the LR finder" in panel.message.value
     panel.message.value = ""
@@ -176,22 +166,19 @@ def test_the_sweep_panel_takes_its_lr_range_from_the_finder(digits):
 
 
 def test_the_panel_moves_knobs_locks_structure_marks_changes_and_continues(digits):
-    panel = TrainPanel(digits, tw.HParams(epochs=300, **SMALL))
+    panel = TrainPanel(digits, LIVE.replace(epochs=300))
     run = panel.start()
     assert panel.controls.fields["units"].disabled and not panel.controls.fields["lr"].disabled
     assert "only lr, momentum, weight_decay, l1, dropout" in panel.controls.lock_note.value
-    while run.epochs_done < 2:
-        time.sleep(0.005)
+    wait_until(lambda: run.epochs_done >= 2, TEST_TIMEOUT, "2 epochs", interval=0.005)
     panel.controls.fields["lr"].value = 0.02  # the slider, as a user moves it
-    deadline = time.monotonic() + 10
-    while not panel.curves.knobs.data["x"] and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: panel.curves.knobs.data["x"], 10)
     assert run.hparams.lr == 0.02 and panel.curves.knobs.data["label"] == ["lr 0.02"]
     assert "from the next batch" in panel.message.value
     panel.set_hparams(run.hparams.replace(lr=0.5, dropout=0.3))  # values loaded from code (a table row, Reset)
     panel.reset()
     time.sleep(0.1)
-    assert run.hparams.lr == 0.02 and run.hparams.dropout == SMALL.get("dropout", 0.0)  # move no knob
+    assert run.hparams.lr == 0.02 and run.hparams.dropout == LIVE.dropout  # move no knob
     assert not run.control.updates_pending and panel.curves.knobs.data["label"] == ["lr 0.02"]
     panel.stop()
     panel.wait(30)
@@ -218,7 +205,7 @@ def test_knob_marks_go_with_their_run_when_its_curve_slot_is_lent_again():
 
 def test_without_storage_nothing_is_written(digits, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    panel = TrainPanel(digits, tw.HParams(epochs=1, **SMALL))
+    panel = TrainPanel(digits, LIVE.replace(epochs=1))
     panel.start()
     panel.wait(30)
     assert list(tmp_path.iterdir()) == []
@@ -237,7 +224,7 @@ print(json.dumps({{"runs": [[r.name, r.status, r.epochs_done, r.parent.name if r
 @pytest.mark.slow
 def test_a_panel_on_the_same_storage_shows_the_runs_again_in_a_fresh_process(digits, tmp_path):
     url = f"sqlite:///{tmp_path}/runs.db"
-    panel = TrainPanel(digits, tw.HParams(epochs=3, **SMALL), storage=url)
+    panel = TrainPanel(digits, LIVE.replace(epochs=3), storage=url)
     first = panel.start()
     panel.wait(30)
     panel.controls.fields["epochs"].value, panel.controls.fields["lr"].value = 2, 3e-3

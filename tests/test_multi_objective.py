@@ -1,20 +1,19 @@
 """Several objectives: accuracy against model size (or time), the Pareto front in the table, from
 ``pareto_front()`` and in the SweepPanel; and the panel's Pause."""
 
-import time
-
 import pytest
 
 import tunewidgets as tw
 from tunewidgets.ui import SweepPanel
+from settings import SMALL
+from waiting import wait_for
 
 SIZES = tw.Space(units=tw.Choice([4, 16, 64, 256]), lr=tw.LogUniform(1e-3, 1e-2, n=2))
 
 
 @pytest.fixture(scope="module")
 def tradeoff(digits):
-    base = tw.HParams(layers=1, batch_size=128, epochs=3, device="cpu", seed=0)
-    return tw.sweep(digits, SIZES, strategy="grid", base=base, objectives=["val_accuracy", "params"])
+    return tw.sweep(digits, SIZES, strategy="grid", base=SMALL, objectives=["val_accuracy", "params"])
 
 
 def test_the_front_holds_and_every_front_point_beats_every_other_trial_somewhere(tradeoff):
@@ -68,14 +67,12 @@ def test_time_and_a_direction_as_objectives_survive_a_reload(digits, base, tmp_p
 
 
 def test_the_sweep_panel_draws_the_front_live_and_pauses(digits):
-    panel = SweepPanel(digits, SIZES, base=tw.HParams(layers=1, batch_size=128, device="cpu", seed=0),
+    panel = SweepPanel(digits, SIZES, base=SMALL,
                        strategy="grid", n_trials=8, objectives=("val_accuracy", "params"))
     panel.settings["epochs"].value = 40
     sw = panel.launch()
     assert sw.objectives[1].metric == "params"
-    deadline = time.monotonic() + 60
-    while not any(r.rows for r in sw.records()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: any(r.rows for r in sw.records()), 60)
     panel.buttons["pause"].click()
     assert sw.status == "paused" and panel.buttons["pause"].description == "Resume"
     panel.buttons["pause"].click()

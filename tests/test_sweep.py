@@ -12,6 +12,7 @@ import pytest
 import tunewidgets as tw
 from tunewidgets.sweeps.executors import ProcessExecutor, make_executor
 from tunewidgets.sweeps.protocol import Channel, Executor
+from waiting import wait_for
 
 
 
@@ -131,9 +132,7 @@ def test_stop_a_background_sweep(base, digits):
     space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=5), layers=tw.IntRange(1, 4))
     sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=200), background=True)
     feed = sw.events.listen()
-    deadline = time.time() + 30
-    while not any(e.kind == "epoch" for e in feed.drain()) and time.time() < deadline:
-        time.sleep(0.05)
+    wait_for(lambda: any(e.kind == "epoch" for e in feed.drain()), 30, interval=0.05)
     assert sw.status == "running" and sw.progress["running"] == 1
     started = time.perf_counter()
     sw.stop()

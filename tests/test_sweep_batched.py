@@ -15,6 +15,7 @@ from torch import nn
 from tunewidgets.engine.batched.sizing import cpu_cache_bytes, fitting_group_size, member_bytes
 from tunewidgets.sweeps import BatchedExecutor, Executor
 from tunewidgets.sweeps.executors import EXECUTORS, make_executor
+from waiting import wait_for
 
 # Without dropout a member computes what its own run computes, up to float32 summation order.
 ACCURACY_TOLERANCE = 1 / 360  # one validation sample of digits
@@ -104,9 +105,7 @@ def test_stop_ends_every_member(base, digits):
     executor = BatchedExecutor(group_size=4)
     sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="random", n_trials=8,
                   base=base.replace(epochs=200), executor=executor, seed=0, background=True)
-    deadline = time.time() + 30
-    while not any(len(r.rows) >= 1 for r in sw.records()) and time.time() < deadline:
-        time.sleep(0.02)
+    wait_for(lambda: any(len(r.rows) >= 1 for r in sw.records()), 30)
     started = time.time()
     sw.stop()
     assert sw.wait(timeout=30) == "stopped"

@@ -12,6 +12,7 @@ from bokeh.models import CategoricalScale, FactorRange, LogScale
 import tunewidgets as tw
 from tunewidgets.plotting.sweep_charts import metric_figures, parallel_coordinates_figure, sweep_charts
 from tunewidgets.plotting.sweep_curves import FADED, FAILED, SweepCurves
+from settings import SMALL
 
 SPACE = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), optimizer=tw.Choice(["sgd", "adam"]),
                  dropout=tw.Uniform(0.0, 0.2, n=2))
@@ -21,7 +22,7 @@ SPACE = tw.Space(lr=tw.LogUniform(1e-3, 1e-1, n=2), optimizer=tw.Choice(["sgd", 
 
 @pytest.fixture(scope="module")
 def finished(digits):
-    base = tw.HParams(units=16, layers=1, batch_size=256, epochs=1, device="cpu")
+    base = SMALL.replace(units=16, batch_size=256, epochs=1)
     return tw.sweep(digits, SPACE, strategy="grid", n_trials=5, base=base, seed=0)
 
 

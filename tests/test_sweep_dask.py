@@ -12,6 +12,8 @@ import torch
 import tunewidgets as tw
 from tunewidgets.sweeps.executors import dask as dask_executor
 from tunewidgets.sweeps.executors import make_executor
+from clusters import local_dask_cluster
+from waiting import TEST_TIMEOUT, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -21,20 +23,8 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-thread worker processes, shut down by this handle even when a test fails."""
-    saved = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                         scheduler_kwargs={"dashboard_address": ":0"})
-    client = distributed.Client(cluster)
-    try:
-        yield cluster, client
-    finally:
-        client.close()
-        cluster.close()
-        if saved[0] is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved[0]
-        torch.set_num_threads(saved[1])
+    with local_dask_cluster() as handles:
+        yield handles
 
 
 def test_client_sweep_streams_live_metrics(base, digits, cluster):
@@ -68,7 +58,7 @@ def test_a_sweep_on_dask_optimizes_a_custom_metric(base, digits, cluster):
 def test_pause_resume_and_a_paused_trials_curve_shows_every_epoch_it_trained(base, digits, cluster):
     """Workers gather rows (ROWS_EVERY_SECONDS) but send them all when a pause holds the trial: the rows
     the kernel has while paused are the rows the trial ends with when the sweep is then stopped."""
-    from test_sweep_steering import pause_hold_resume, rows, wait_for
+    from test_sweep_steering import pause_hold_resume, rows
 
     _, client = cluster
     sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=150),
@@ -78,7 +68,7 @@ def test_pause_resume_and_a_paused_trials_curve_shows_every_epoch_it_trained(bas
 
     sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=300),
                   executor=client, background=True)
-    wait_for(lambda: any(r.rows for r in sw.records()))
+    wait_until(lambda: any(r.rows for r in sw.records()), 60, "an epoch")
     sw.pause()
     time.sleep(1.0)
     held = rows(sw)
@@ -113,9 +103,12 @@ def test_the_kernels_cluster_starts_once_says_so_stays_warm_and_closes_on_reques
         sw = tw.sweep(digits, space, strategy="grid", base=base.replace(epochs=2), executor=first, start=False)
         sw.start(background=True)
         notes = set()
-        while not sw.done:
+
+        def done_noting():  # every note the sweep shows on the way
             notes.add(sw.progress["note"])
-            time.sleep(0.01)
+            return sw.done
+
+        wait_until(done_noting, TEST_TIMEOUT, "the sweep to end", interval=0.01)
         assert sw.wait() == "completed" and set(sw.table()["status"]) == {"complete"}
         assert "starting 2 Dask workers" in notes and sw.progress["note"] is None
         assert os.environ["OMP_NUM_THREADS"] == "2" and torch.get_num_threads() == threads  # the kernel's, back

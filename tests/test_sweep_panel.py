@@ -9,12 +9,13 @@ from bokeh.core.serialization import Serializer
 from bokeh.document.events import ColumnsPatchedEvent, ColumnsStreamedEvent
 
 import tunewidgets as tw
+from settings import SMALL
 from waiting import wait_for
 from tunewidgets.plotting.sweep_curves import FADED
 from tunewidgets.ui import TrainPanel
 from tunewidgets.ui.sweep_panel import SweepFeed, SweepPanel
 
-BASE = tw.HParams(units=32, layers=1, batch_size=128, epochs=3, seed=1, device="cpu")
+BASE = SMALL.replace(seed=1)
 
 
 

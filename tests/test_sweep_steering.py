@@ -5,22 +5,16 @@ import time
 import pytest
 
 import tunewidgets as tw
+from waiting import wait_until
 
 
 def rows(sw):
     return {r.number: (r.status, len(r.rows)) for r in sw.records()}
 
 
-def wait_for(condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
-
-
 def pause_hold_resume(sw):
     """Pause once an epoch arrived; nothing moves while paused; resume finishes the plan."""
-    wait_for(lambda: any(r.rows for r in sw.records()))
+    wait_until(lambda: any(r.rows for r in sw.records()), 60, "an epoch")
     sw.pause()
     assert sw.status == "paused" and sw.progress["running"] >= 1
     time.sleep(0.6)  # let the pause reach the trials (workers: at their epoch's end)
@@ -55,7 +49,7 @@ def test_a_paused_sweep_that_is_stopped_keeps_what_finished(base, digits):
     sw.events.subscribe(lambda e: finished.append(e.values["trial"]) if e.kind == "status"
                         and e.values["status"] == "complete" else None)
     sw.start(background=True)
-    wait_for(lambda: finished)
+    wait_until(lambda: finished, 60, "a finished trial")
     sw.pause()
     sw.stop()
     assert sw.wait(timeout=60) == "stopped"

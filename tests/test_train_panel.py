@@ -9,11 +9,11 @@ from bokeh.core.serialization import Serializer
 from bokeh.document.events import ColumnsStreamedEvent
 from jupyter_bokeh import BokehModel
 
-import tunewidgets as tw
+from settings import SMALL
 from waiting import wait_for
 from tunewidgets.ui import TrainPanel
 
-FAST = tw.HParams(lr=3e-3, units=32, layers=1, batch_size=128, epochs=3, seed=1)
+FAST = SMALL.replace(lr=3e-3, seed=1, device="auto")  # the panel's own device choice
 
 
 

@@ -9,15 +9,14 @@ LocalCluster (one per module). The process and Dask cases are ``slow``; thread a
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import pytest
-import torch
 from torch import nn
 
 import tunewidgets as tw
 from tunewidgets.sweeps import BatchedExecutor
+from clusters import local_dask_cluster
 from waiting import wait_for
 
 EXECUTORS = [
@@ -34,23 +33,9 @@ IN_WORKERS = ("process", "dask")  # trials train in other processes: rows and ve
 def dask_client():
     """Two single-thread worker processes for every Dask case of this module, closed by this handle
     even when a test fails (the kernel's warm-cluster clean-up does not own a user's client)."""
-    distributed = pytest.importorskip("distributed")
-    saved = os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-                                       scheduler_kwargs={"dashboard_address": ":0"})
-    try:
-        client = distributed.Client(cluster)
-        try:
-            yield client
-        finally:
-            client.close()
-    finally:
-        cluster.close()
-        if saved[0] is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = saved[0]
-        torch.set_num_threads(saved[1])
+    pytest.importorskip("distributed")
+    with local_dask_cluster() as (_, client):
+        yield client
 
 
 class Executor:

@@ -153,8 +153,9 @@ def results_table(records: list[TrialRecord], param_names: list[str], objectives
     for r in records:
         running = r.status == "running"
         seconds = r.seconds if not running else now - r.started
-        # A finished trial keeps the values the driver gave it; a running one is valued so far.
-        values = r.values if r.values and not running else objectives.values(r.rows, seconds, r.extra)
+        # A finished trial keeps the values the driver gave it (a single objective's is ``r.value``);
+        # a running one is valued so far.
+        values = objectives.values(r.rows, seconds, r.extra) if running or (more and not r.values) else r.values
         row = {"trial": r.number, "status": r.status, metric: values[0] if running else r.value,
                "epochs_trained": len(r.rows), "seconds": seconds}
         row.update({o.metric: values[i] for i, o in more})

@@ -87,9 +87,11 @@ class TorchTrial(Trial):
     def group_size_for(self, params: dict[str, Any], limit: int) -> int:
         """The most members of this structure that fit the device's memory budget (the CPU's cache,
         half the free GPU memory), at most ``limit``."""
-        if not _valid_hparams(params):
+        try:
+            hp = HParams.from_dict(params)
+        except ValueError:
             return limit  # the trial fails on its own, as on the thread path
-        return fitting_group_size(HParams.from_dict(params), self.data, limit)
+        return fitting_group_size(hp, self.data, limit)
 
     def train_group(self, runs: list[Run]) -> None:
         GroupLoop(self.data, runs).train()  # plan_group asked can_batch already: train_batched would ask again

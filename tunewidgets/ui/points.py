@@ -30,7 +30,7 @@ def split_events(events: list[MetricEvent], metric: str) -> tuple[dict[str, list
     status = None
     for e in events:
         if e.kind == "batch":
-            batches["epoch"].append(float(e.values.get("at", e.epoch - 1)))
+            batches["epoch"].append(float(e.values["at"]))
             batches["train_loss"].append(finite_or_nan(e.values.get("train_loss")))
         elif e.kind == "status":
             status = e.values.get("status")

@@ -29,8 +29,9 @@ def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: 
     conflict = pruner_conflict(len(objectives), pruner)
     if conflict:
         errors.append(f"{conflict}: choose pruner none")
-    if count_problem("trials", n_trials):
-        errors.append(count_problem("trials", n_trials))
+    problem = count_problem("trials", n_trials)
+    if problem:
+        errors.append(problem)
     try:
         check_field("epochs", epochs)
     except ValueError as e:

@@ -168,8 +168,9 @@ class BatchedExecutor:
         group, why = self.train_trial.plan_group([job.params for job, _ in live])
         if len(group) < 2:
             return self._fall_back(live, why) if why else self._one_by_one(live)
+        chosen = set(group)
         self._train_group([live[i] for i in group])
-        self._one_by_one([item for i, item in enumerate(live) if i not in set(group)])
+        self._one_by_one([item for i, item in enumerate(live) if i not in chosen])
 
     def _train_group(self, members: list[tuple[TrialJob, Future]]) -> None:
         trial: Trial = self.train_trial

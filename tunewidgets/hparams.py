@@ -146,6 +146,9 @@ class HParams:
             checked = check_field(f.name, value)
             if checked is not value:
                 object.__setattr__(self, f.name, checked)
+        if self.optimizer == "momentum" and self.momentum == 0:  # torch refuses Nesterov without momentum
+            raise ValueError("momentum=0 is not allowed with optimizer='momentum' (Nesterov SGD): must be in "
+                             "(0, 1); for SGD without momentum use optimizer='sgd'")
 
     def replace(self, **changes: Any) -> "HParams":
         """A copy with some fields changed (validated again)."""

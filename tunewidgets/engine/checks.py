@@ -12,6 +12,7 @@ import torch
 
 from ..hparams import HParams
 from .data import Data
+from .metrics import CLASSIFICATION, REGRESSION
 from .models import require_images
 
 
@@ -34,8 +35,12 @@ def check_against_data(hp: HParams, data: Data) -> None:
         require_images(hp, data)
 
 
+BUILT_IN_NAMES = ("loss", *CLASSIFICATION, *REGRESSION)  # history columns val_<name>
+
+
 def check_metrics(metrics: dict[str, Callable] | None) -> dict[str, Callable]:
-    """Extra validation metrics: ``{name: fn(outputs, targets) -> float}`` with identifier names."""
+    """Extra validation metrics: ``{name: fn(outputs, targets) -> float}`` with identifier names that
+    are not a built-in's (a custom ``accuracy`` would silently take ``val_accuracy``'s column)."""
     if metrics is None:
         return {}
     if not isinstance(metrics, dict):
@@ -44,6 +49,9 @@ def check_metrics(metrics: dict[str, Callable] | None) -> dict[str, Callable]:
         if not (isinstance(key, str) and key.isidentifier()) or not callable(fn):
             raise ValueError(f"metrics[{key!r}] is not allowed: keys must be identifiers and values callables "
                              f"fn(outputs, targets) -> float")
+        if key in BUILT_IN_NAMES:
+            raise ValueError(f"metrics[{key!r}] is not allowed: {key!r} is a built-in metric (its column is "
+                             f"val_{key}); give yours another name, e.g. 'my_{key}'")
     return dict(metrics)
 
 

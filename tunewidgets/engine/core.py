@@ -165,9 +165,20 @@ def member_validation_scores(out: torch.Tensor, y: torch.Tensor, data: Data,
         if data.task == "classification" and not finite:
             member_metrics = dict.fromkeys(member_metrics, NAN)
         for name, fn in custom.items():
-            member_metrics[name] = float(fn(out[k], y)) if finite else NAN
+            member_metrics[name] = custom_metric_value(name, fn, out[k], y) if finite else NAN
         scores.append({"val_loss": loss, **{f"val_{name}": v for name, v in member_metrics.items()}})
     return scores
+
+
+def custom_metric_value(name: str, fn: Callable, out: torch.Tensor, y: torch.Tensor) -> float:
+    """What a user's metric returned, as a float; an error naming the metric when it is not a number."""
+    value = fn(out, y)
+    try:
+        return float(value)
+    except (TypeError, ValueError, RuntimeError):  # a string, None, a tensor of many values
+        shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
+        raise ValueError(f"metric {name!r} returned {shown}: a metric must return one number (a float or a "
+                         f"one-element tensor)") from None
 
 
 def epoch_row(epoch: int, train_loss: float, scores: dict[str, float], lr: float, seconds: float,

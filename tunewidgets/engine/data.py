@@ -66,6 +66,13 @@ class Data:
     def is_image(self) -> bool:
         return len(self.input_shape) == 3
 
+    @property
+    def signature(self) -> dict[str, Any]:
+        """What tells this dataset from another where the tensors are not kept (a panel's runs file):
+        name, task, shapes and split sizes."""
+        return {"name": self.name, "task": self.task, "input_shape": list(self.input_shape),
+                "n_outputs": self.n_outputs, "n_train": self.n_train, "n_val": self.n_val}
+
     def __repr__(self) -> str:
         kind = f"{self.n_outputs} classes" if self.task == "classification" else f"{self.n_outputs} target(s)"
         return (f"Data({self.name!r}, {self.task}, {kind}, input {self.input_shape}, "

@@ -12,14 +12,24 @@ from typing import Any
 
 from torch import nn
 
-from ..hparams import HParams
+from ..hparams import FIELDS, HParams
 
 LIVE_FIELDS = ("lr", "momentum", "weight_decay", "l1", "dropout")
 DROPOUT_LAYERS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout)
 
 
+def check_knob_names(changes: dict[str, Any]) -> None:
+    """A ``ValueError`` for a name that is no hyperparameter at all (a typo such as ``learning_rate``),
+    said before anything about what may change live."""
+    unknown = [name for name in changes if name not in FIELDS]
+    if unknown:
+        raise ValueError(f"{', '.join(map(repr, unknown))} is not a hyperparameter: the live knobs are "
+                         f"{', '.join(LIVE_FIELDS)}")
+
+
 def check_live_changes(hp: HParams, changes: dict[str, Any], model: nn.Module | None) -> HParams:
     """The run's hyperparameters with ``changes``, or a ``ValueError`` saying why one cannot apply live."""
+    check_knob_names(changes)
     fixed = [name for name in changes if name not in LIVE_FIELDS]
     if fixed:
         raise ValueError(f"{', '.join(fixed)} cannot change while a run trains (it fixes the model, its batches or "

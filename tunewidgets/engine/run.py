@@ -30,7 +30,7 @@ from .core import cpu_copy, seeded_model
 from .data import Data
 from .device import describe_device, resolve_device
 from .events import EventChannel, MetricEvent
-from .knobs import check_live_changes
+from .knobs import check_knob_names, check_live_changes
 from .memory import MemoryMeter
 from .models import count_parameters
 from .threads import train_in_background
@@ -95,6 +95,7 @@ class Run(HasObjective):
         self._history: pd.DataFrame | None = None
         self._done = threading.Event()
         self._last_batch: dict[str, float] = {}
+        self._update_lock = threading.Lock()
         check_against_data(self.hparams, data)
 
     @classmethod
@@ -162,14 +163,16 @@ class Run(HasObjective):
         Validated now, applied from the next batch; the history records the values in force each
         epoch, and the event feed a ``knob`` event (plots mark it). Example: ``run.update(lr=1e-3)``.
         """
+        check_knob_names(changes)
         if self.done:
             raise RuntimeError(f"{self.name} has ended ({self.status}): fork it to train on with other values")
         if self.control.knobs_fixed_because:
             raise RuntimeError(f"{self.name} cannot change {', '.join(sorted(changes))} while it trains: "
                                f"{self.control.knobs_fixed_because}; fork it when it ends to train on with other values")
-        self.hparams = check_live_changes(self.hparams, changes, self.model)
-        if self.status != "pending":
-            self.control.request_update(changes)
+        with self._update_lock:  # callers on several threads each move their own knob: none is lost
+            self.hparams = check_live_changes(self.hparams, changes, self.model)
+            if self.status != "pending":
+                self.control.request_update(changes)
 
     def fork(self, epochs: int | None = None, *, background: bool = False, start: bool = True,
              name: str | None = None, callbacks: Iterable[Callback] = (), **changes: Any) -> "Run":
@@ -203,6 +206,9 @@ class Run(HasObjective):
         if self.model is None:
             raise ValueError(f"{self.name} has no weights to continue from (a run loaded from storage keeps only its "
                              f"history): train a new run with its hyperparameters")
+        if not all(torch.isfinite(t).all() for t in self.model.state_dict().values() if t.is_floating_point()):
+            raise ValueError(f"{self.name} has weights that are not finite ({self.status}): a fork would diverge at "
+                             f"once; fork an earlier run, or train a new one with a lower lr than {self.hparams.lr:g}")
         loop = self._loop  # a paused run's loop is waiting at a batch boundary
         optimizer = cpu_copy(loop.optimizer.state_dict()) if loop is not None and loop.optimizer is not None \
             else self.optimizer_state

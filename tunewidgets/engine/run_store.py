@@ -10,13 +10,15 @@ one lock.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from ..hparams import MODELS, HParams
+from ..urls import mask_url
 from .callbacks import Callback
 from .data import Data
 from .export import strict_json
@@ -24,18 +26,50 @@ from .run import Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, name TEXT, hparams TEXT, status TEXT, parent TEXT,
-                                 first_epoch INTEGER, started REAL, ended REAL, error TEXT);
+                                 first_epoch INTEGER, started REAL, ended REAL, error TEXT, data TEXT);
 CREATE TABLE IF NOT EXISTS epochs (run TEXT, epoch INTEGER, row TEXT, PRIMARY KEY (run, epoch));
+CREATE TABLE IF NOT EXISTS names (name TEXT PRIMARY KEY);
 """
+RUN_COLUMNS = ("id", "name", "hparams", "status", "parent", "first_epoch", "started", "ended", "error", "data")
+RUN_NAME = re.compile(r"run (\d+)")
 
 
 def sqlite_file(url: Any) -> Path:
-    """The file of a ``sqlite:///path`` URL; a ``ValueError`` that shows the form for anything else."""
+    """The file of a ``sqlite:///path`` URL; a ``ValueError`` that shows the form for anything else
+    (a server URL is shown without its password)."""
     if not isinstance(url, str) or not url.startswith("sqlite:///") or len(url) <= len("sqlite:///"):
-        shown = url if isinstance(url, str) else type(url).__name__
-        raise ValueError(f"storage={shown!r} is not allowed: runs are kept in a SQLite file, written "
+        raise ValueError(f"storage={mask_url(url)!r} is not allowed: runs are kept in a SQLite file, written "
                          f"'sqlite:///runs.db' (a path after the three slashes)")
     return Path(url[len("sqlite:///"):])
+
+
+def open_runs_file(url: str) -> sqlite3.Connection:
+    """A connection to the runs file ``url`` names, its tables made; a ``ValueError`` naming the
+    storage and the file when it cannot be one (a folder, no such folder, not writable, not SQLite,
+    another program's ``runs`` table), never SQLite's bare words."""
+    path = sqlite_file(url)
+    where = f"storage={mask_url(url)!r} cannot keep runs:"
+    if path.is_dir():
+        raise ValueError(f"{where} {str(path)!r} is a folder; name a file in it, e.g. "
+                         f"'sqlite:///{path / 'runs.db'}'")
+    if not path.parent.is_dir():
+        raise ValueError(f"{where} the folder {str(path.parent)!r} does not exist (nothing was created)")
+    try:
+        db = sqlite3.connect(path, check_same_thread=False)
+        db.executescript(SCHEMA)
+        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
+        if "data" not in columns and set(columns) == set(RUN_COLUMNS[:-1]):  # a file from before datasets were kept
+            db.execute("ALTER TABLE runs ADD COLUMN data TEXT")
+            columns.append("data")
+        db.commit()
+    except sqlite3.Error as e:
+        raise ValueError(f"{where} {str(path)!r} could not be opened and written as a SQLite file ({e}); "
+                         f"give a new file name in a folder you can write to") from None
+    if set(columns) != set(RUN_COLUMNS):
+        db.close()
+        raise ValueError(f"{where} {str(path)!r} holds a 'runs' table that is not a panel's (columns "
+                         f"{columns}); give another file")
+    return db
 
 
 class RunStore:
@@ -44,15 +78,16 @@ class RunStore:
         store = RunStore("sqlite:///runs.db")
         run = tw.train(data, hp, callbacks=[store.keeper()])
         store.load(data)      # [<Run 'run 1' completed, ...>]
+
+    ``load`` gives the runs of the dataset it is given; those of another dataset and damaged rows
+    stay in the file, and ``skipped`` says which and why.
     """
 
     def __init__(self, url: str) -> None:
         self.path = sqlite_file(url)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
-        with self._lock:
-            self._db.executescript(SCHEMA)
-            self._db.commit()
+        self._db = open_runs_file(url)
+        self.skipped: list[str] = []  # the last load's runs not given back, each with why
 
     def keeper(self) -> Callback:
         """A callback that writes a run into this store as it trains."""
@@ -63,32 +98,75 @@ class RunStore:
             self._db.execute(sql, values)
             self._db.commit()
 
-    def load(self, data: Data, factories: dict[str, Callable] | None = None) -> list[Run]:
-        """The stored runs, oldest first, finished and with their histories (no weights). A model
-        factory cannot be stored: pass it in ``factories`` by name, or its runs get a stand-in that
-        says so when used."""
+    def new_name(self, taken: Iterable[str] = ()) -> str:
+        """``run N``, N one past the highest in the file (and in ``taken``), reserved at once: panels
+        and processes sharing a file never give two runs one name."""
         with self._lock:
-            runs = self._db.execute("SELECT id, name, hparams, status, parent, first_epoch, started, ended, error "
-                                    "FROM runs ORDER BY started").fetchall()
-            epochs = self._db.execute("SELECT run, row FROM epochs ORDER BY run, epoch").fetchall()
-        rows: dict[str, list[dict]] = {}
-        for run_id, row in epochs:
-            rows.setdefault(run_id, []).append(json.loads(row))
+            self._db.execute("BEGIN IMMEDIATE")  # SQLite's write lock: other connections wait here
+            try:
+                names = [n for (n,) in self._db.execute("SELECT name FROM runs UNION SELECT name FROM names")]
+                numbers = [int(m.group(1)) for n in [*names, *taken] if n and (m := RUN_NAME.fullmatch(n))]
+                name = f"run {max(numbers, default=0) + 1}"
+                self._db.execute("INSERT INTO names VALUES (?)", (name,))
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
+        return name
+
+    def load(self, data: Data, factories: dict[str, Callable] | None = None) -> list[Run]:
+        """The runs stored for ``data``, oldest first, finished and with their histories (no weights).
+        A model factory cannot be stored: pass it in ``factories`` by name, or its runs get a stand-in
+        that says so when used. Runs of other data, and rows that cannot be read, are left in the file
+        and listed in ``skipped``."""
+        with self._lock:
+            runs = self._db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY started").fetchall()
+            epochs = self._db.execute("SELECT run, epoch, row FROM epochs ORDER BY run, epoch").fetchall()
+        rows: dict[str, list[str]] = {}
+        for run_id, _epoch, row in epochs:
+            rows.setdefault(run_id, []).append(row)
         loaded: dict[str, Run] = {}
-        for run_id, name, hparams, status, parent, first_epoch, started, ended, error in runs:
-            values = json.loads(hparams)
-            if values["model"] not in MODELS:
-                values["model"] = (factories or {}).get(values["model"]) or missing_factory(values["model"])
-            if status == "running":  # its kernel ended while it trained
-                status, error = "stopped", "the kernel ended while this run trained; its finished epochs are kept"
-            loaded[run_id] = Run.restored(data, HParams.from_dict(values), run_id=run_id, name=name, status=status,
-                                          rows=rows.get(run_id, []), parent=loaded.get(parent),
-                                          first_epoch=first_epoch, started=started, ended=ended, error=error)
+        self.skipped, other_data = [], 0
+        for record in runs:
+            stored = dict(zip(RUN_COLUMNS, record))
+            if stored["data"] is not None and not same_data(stored["data"], data):
+                other_data += 1
+                continue
+            try:
+                loaded[stored["id"]] = restore(data, stored, rows.get(stored["id"], []), loaded, factories or {})
+            except (ValueError, TypeError, KeyError, AttributeError) as e:  # json.JSONDecodeError is a ValueError
+                self.skipped.append(f"{stored['name']!r} was skipped: its stored row cannot be read ({e})")
+        if other_data:
+            self.skipped.append(f"{other_data} run(s) trained on other data than {data.name!r} are kept in the "
+                                f"file, not shown")
         return list(loaded.values())
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def same_data(stored: str, data: Data) -> bool:
+    """Whether a run's stored dataset signature is ``data``'s (an unreadable one is not)."""
+    try:
+        return json.loads(stored) == data.signature
+    except ValueError:
+        return False
+
+
+def restore(data: Data, stored: dict[str, Any], rows: list[str], loaded: dict[str, Run],
+            factories: dict[str, Callable]) -> Run:
+    """One stored run as a finished ``Run`` (its parent among ``loaded``); raises on a damaged row."""
+    values = json.loads(stored["hparams"])
+    if values["model"] not in MODELS:
+        values["model"] = factories.get(values["model"]) or missing_factory(values["model"])
+    status, error = stored["status"], stored["error"]
+    if status == "running":  # its kernel ended while it trained
+        status, error = "stopped", "the kernel ended while this run trained; its finished epochs are kept"
+    return Run.restored(data, HParams.from_dict(values), run_id=stored["id"], name=stored["name"], status=status,
+                        rows=[json.loads(row) for row in rows], parent=loaded.get(stored["parent"]),
+                        first_epoch=stored["first_epoch"], started=stored["started"], ended=stored["ended"],
+                        error=error)
 
 
 def missing_factory(name: str) -> Callable:
@@ -109,9 +187,10 @@ class KeepRun(Callback):
     def on_train_start(self, run) -> None:
         values = run.hparams.to_dict()
         values["model"] = run.hparams.model_name
-        self.store.write("INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        self.store.write(f"INSERT OR REPLACE INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * 10)})",
                          (run.id, run.name, json.dumps(values), "running", run.parent.id if run.parent else None,
-                          run.first_epoch, run.started_at or time.time(), None, None))
+                          run.first_epoch, run.started_at or time.time(), None, None,
+                          json.dumps(run.data.signature)))
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.store.write("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)", (run.id, int(metrics["epoch"]),

@@ -183,8 +183,8 @@ class SweepDriver:
             if is_finite_number(result.value):
                 values[0] = result.value
             value = values[0]
-            status, error = table_status(result.status, value, result.error, job.reporter.stop_status,
-                                         self.objective.metric)
+            status, error = table_status(result.status, values, result.error, job.reporter.stop_status,
+                                         self.objectives)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
             if self.objectives.several:
@@ -200,12 +200,14 @@ class SweepDriver:
         self.book.publish(job.number, "status", len(rows), {"status": status, "value": value, "error": error})
 
 
-def table_status(s: str, value: float, error: str | None, stop_status: str | None, metric: str
-                 ) -> tuple[str, str | None]:
-    """Map a run's status ``s`` to the table's: complete, pruned, stopped or failed (with a reason)."""
+def table_status(s: str, values: list[float], error: str | None, stop_status: str | None,
+                 objectives: Objectives) -> tuple[str, str | None]:
+    """Map a run's status ``s`` to the table's: complete, pruned, stopped or failed (with a reason).
+    A finished trial without a finite value for every objective failed, as Optuna records it."""
     if s in ("completed", "early_stopped"):
-        if not is_finite_number(value):
-            return "failed", error or f"no finite {metric} was measured"
+        missing = [o.metric for o, v in zip(objectives, values) if not is_finite_number(v)]
+        if missing:
+            return "failed", error or f"no finite {' or '.join(missing)} was measured"
         return "complete", None
     if s == "pruned" or (s == "stopped" and stop_status == "pruned"):
         return "pruned", None

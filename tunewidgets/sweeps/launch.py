@@ -16,7 +16,7 @@ import optuna
 from ..engine.checks import check_metrics, require_data
 from ..engine.data import Data
 from ..hparams import as_hparams
-from ..objective import Objective, Objectives
+from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
 from .executors import make_executor
 from .protocol import Trial
@@ -109,33 +109,47 @@ def objectives_of(data: Data, metric: str | None, direction: str | None, metrics
     """The sweep's objectives: ``metric`` (one), or ``objectives`` (names, ``(name, direction)`` pairs,
     or ``tw.Objective``s), each checked against the task's history columns."""
     if objectives is None:
-        return [Objective.for_task(data.task, metric, direction, metrics)]
+        found = [Objective.for_task(data.task, metric, direction, metrics)]
+        conflict = pruner_conflict([found[0].metric], pruner)
+        if conflict:
+            raise ValueError(f"{conflict}; leave pruner=None")
+        return found
     if metric is not None or direction is not None:
         raise ValueError("pass either metric=/direction= (one objective) or objectives=[...] (several), not both")
     if isinstance(objectives, (str, Objective)) or not objectives:
         raise ValueError(f"objectives={objectives!r} is not allowed: must be a list such as ['val_accuracy', 'params']")
     found = []
-    for item in objectives:
+    for index, item in enumerate(objectives):
         if isinstance(item, Objective):
             name, way = item.metric, item.direction
         elif isinstance(item, str):
             name, way = item, None
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            name, way = item  # (name, direction)
         else:
-            name, way = tuple(item)  # (name, direction)
+            raise ValueError(f"objectives[{index}]={item!r} is not allowed: each objective is a metric name such as "
+                             f"'val_accuracy', a (name, direction) pair or a tw.Objective")
         found.append(Objective.for_task(data.task, name, way, metrics))
     if len({o.metric for o in found}) != len(found):
         raise ValueError(f"objectives={[o.metric for o in found]} name the same metric twice")
-    conflict = pruner_conflict(len(found), pruner)
+    conflict = pruner_conflict([o.metric for o in found], pruner)
     if conflict:
-        raise ValueError(f"{conflict}: a pruner judges one value per epoch, and a trial behind in one objective "
-                         f"may lead in another; leave pruner=None")
+        raise ValueError(f"{conflict}; leave pruner=None")
     return found
 
 
-def pruner_conflict(n_objectives: int, pruner: Any) -> str | None:
-    """Why ``pruner`` cannot judge a sweep of ``n_objectives``, or None (the rule the settings box shows too)."""
-    if n_objectives > 1 and pruner not in (None, "none"):
-        return f"pruner={pruner!r} does not apply to several objectives"
+def pruner_conflict(metrics: list[str], pruner: Any) -> str | None:
+    """Why ``pruner`` cannot judge a sweep optimizing ``metrics``, or None (the rule the settings box
+    shows too): a pruner judges one value per epoch, so not several objectives (a trial behind in one
+    may lead in another), nor a cost known only when a trial ends."""
+    if pruner in (None, "none"):
+        return None
+    if len(metrics) > 1:
+        return (f"pruner={pruner!r} does not apply to several objectives: it judges one value per epoch, and a "
+                f"trial behind in one objective may lead in another")
+    if metrics and metrics[0] in COST_OBJECTIVES:
+        return (f"pruner={pruner!r} has nothing to judge: {metrics[0]!r} is known only when a trial ends, "
+                f"not each epoch")
     return None
 
 

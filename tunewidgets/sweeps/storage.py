@@ -12,43 +12,17 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from pathlib import Path
 from typing import Any
+
+from ..urls import mask_url, scrub
 
 # Optuna warns that heartbeats belong to study.optimize; a sweep's ask/tell loop records its own.
 warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
 
 HEARTBEAT_SECONDS = 10  # how often a running trial's heartbeat is written
 GRACE_SECONDS = 30  # a running trial without a heartbeat for this long belongs to a dead process
-_PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
-_NOISE = (re.compile(r"\s*\[SQL:.*", re.S), re.compile(r"\s*\(Background on this error at:[^)]*\)"),
-          re.compile(r"\s*\[parameters:.*", re.S))
-
-
-def mask_url(url: Any) -> str:
-    """The URL with its password replaced by ``***`` (other values: their ``repr``-free text)."""
-    if not isinstance(url, str):
-        return f"<{type(url).__name__}>"
-    return _PASSWORD.sub(r"\1***\3", url)
-
-
-def password_of(url: Any) -> str | None:
-    match = _PASSWORD.search(url) if isinstance(url, str) else None
-    return match.group(2) if match and match.group(2) else None
-
-
-def scrub(text: str, url: Any = None) -> str:
-    """An error text without SQLAlchemy's noise and without any password (the URL's, or one in a URL)."""
-    for pattern in _NOISE:
-        text = pattern.sub("", text)
-    password = password_of(url)
-    if password:
-        text = text.replace(password, "***")
-    return _PASSWORD.sub(r"\1***\3", text).strip()
-
-
 def sqlite_path(url: str) -> Path | None:
     """The file a ``sqlite:///`` URL names (None for other URLs and in-memory SQLite)."""
     if not url.startswith("sqlite:///"):

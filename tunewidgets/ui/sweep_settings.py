@@ -26,7 +26,7 @@ SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(widt
 def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: Any = None) -> list[str]:
     """What is wrong with the settings, in the words of the boxes."""
     errors = []
-    conflict = pruner_conflict(len(objectives), pruner)
+    conflict = pruner_conflict(list(objectives), pruner)
     if conflict:
         errors.append(f"{conflict}: choose pruner none")
     problem = count_problem("trials", n_trials)
@@ -49,6 +49,7 @@ class SweepSettings(Form):
     def __init__(self, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
                  executor: str = "thread", epochs: int = 10, metric: str = "val_accuracy",
                  objectives: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.metric = metric
         # one objective (the metric), or the metric against the model's size or the training time
         choices = [(metric, ())] + [(f"{metric} vs {other}", (metric, other)) for other in ("params", "seconds")]
         if objectives and tuple(objectives) not in [v for _, v in choices]:
@@ -73,5 +74,5 @@ class SweepSettings(Form):
     def _on_change(self, change: Any = None) -> None:
         values = {key: w.value for key, w in self.fields.items()}
         values["pruner"] = None if values["pruner"] == "none" else values["pruner"]
-        self._show(values, settings_errors(values["n_trials"], values["epochs"], values["objectives"],
-                                           values["pruner"]))
+        self._show(values, settings_errors(values["n_trials"], values["epochs"],
+                                           values["objectives"] or (self.metric,), values["pruner"]))

@@ -24,7 +24,7 @@ from ..hparams import HParams, as_hparams
 from ..plotting import LiveCurves, LRFinderChart
 from .bokeh_view import BokehView
 from .controls import HParamsControls
-from .format import format_changes, format_lr_suggestion, format_status
+from .format import format_changes, format_lr_suggestion, format_status, history_cells
 from .history import RunHistoryTable
 from .panel import Panel
 from .points import history_columns, split_events
@@ -32,6 +32,7 @@ from .points import history_columns, split_events
 # The validation metric plotted per task (regression's primary metric, val_loss, is on the loss plot).
 PLOTTED_METRIC = {"classification": ("val_accuracy", "validation accuracy"),
                   "regression": ("val_r2", "validation R2")}
+STORED_RUNS_SHOWN = 100  # rows with widgets in the runs table; earlier ones one click away
 
 
 class TrainPanel(Panel):
@@ -64,7 +65,7 @@ class TrainPanel(Panel):
         self.curves = LiveCurves(metric_label, rollover=rollover, max_runs=max_runs)
         self.lr_chart = LRFinderChart(visible=False)
         self.plots = BokehView(column(self.curves.layout, self.lr_chart.figure), lock=self.curves.lock)
-        self.history = RunHistoryTable(metric=self.metric)
+        self.history = RunHistoryTable(metric=self.metric, shown=STORED_RUNS_SHOWN)
         self.stream_calls = 0
         self._rows: dict[str, int] = {}
         self._rates: dict[str, float] = {}
@@ -113,7 +114,7 @@ class TrainPanel(Panel):
         hp = self.hparams
         self._check_idle()
         twin = next((r for r in self.runs if r.hparams == hp), None)
-        run = self._launch(Run(self.data, hp, name=f"run {len(self.runs) + 1}", callbacks=self._keepers()))
+        run = self._launch(Run(self.data, hp, name=self._new_name(), callbacks=self._keepers()))
         if twin is not None and run.device is not None and run.device.type == "cpu":
             self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
                            f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
@@ -126,27 +127,38 @@ class TrainPanel(Panel):
         parent = parent or self._selected_run() or self.run
         if parent is None:
             raise ValueError("no run to continue yet: press Start first")
+        if parent.data is not self.data and parent.data.signature != self.data.signature:
+            raise ValueError(f"{parent.name} trained on {parent.data.name!r}, this panel on {self.data.name!r}: "
+                             f"continue it in a panel on its own data (its weights fit that data's shape)")
         self._check_idle()
         hp = self.hparams
         changes = {k: v for k, v in hp.to_dict().items() if v != getattr(parent.hparams, k) and k != "model"}
-        return self._launch(parent.fork(start=False, name=f"run {len(self.runs) + 1}", callbacks=self._keepers(),
+        return self._launch(parent.fork(start=False, name=self._new_name(), callbacks=self._keepers(),
                                         **changes))
+
+    def _new_name(self) -> str:
+        """``run N``: numbered within the panel, or within its runs file (which panels may share)."""
+        if self.store is None:
+            return f"run {len(self.runs) + 1}"
+        return self.store.new_name(run.name for run in self.runs)
 
     def _keepers(self) -> list:
         return [self.store.keeper()] if self.store is not None else []
 
     def _show_stored(self, runs: list[Run]) -> None:
-        """Runs a panel on the same storage trained before (a kernel restart ago): rows, and curves of
-        the latest as many as the plots hold."""
-        for run in runs:
-            self.runs.append(run)
-            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, run.elapsed,
-                                                      run.hparams.to_dict(), origin=_origin(run))
+        """Runs a panel on the same storage trained before (a kernel restart ago): rows (widgets for
+        the latest only, see ``RunHistoryTable``), and curves of the latest as many as the plots hold;
+        a note for any run of the file that is not shown."""
+        self.runs.extend(runs)
+        indices = self.history.extend([history_cells(run.name, run.status, run.best_metric, run.elapsed,
+                                                     run.hparams.to_dict(), _origin(run)) for run in runs])
+        self._rows.update((run.id, index) for run, index in zip(runs, indices))
         for run in runs[-len(self.curves.slots):]:
             self.curves.add_run(run.id, run.name)
             self.curves.stream(run.id, epochs=history_columns(run.history_rows(), self.plotted_metric))
-        if runs:
-            self.show_info(f"{len(runs)} run(s) from {self.store.path}: click one to load its hyperparameters")
+        notes = [f"{len(runs)} run(s) from {self.store.path}: click one to load its hyperparameters"] if runs else []
+        if notes or self.store.skipped:
+            self.show_info("; ".join(notes + self.store.skipped))
 
     def _check_idle(self) -> None:
         if self.active:

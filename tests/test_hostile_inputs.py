@@ -53,6 +53,7 @@ def test_momentum_zero_with_nesterov_momentum_is_refused_everywhere(digits):
     with pytest.raises(ValueError, match=words):
         run.fork(epochs=1, momentum=0.0)
     live = tw.train(digits, SMALL.replace(optimizer="momentum", epochs=30), background=True)
+    live.pause()  # not ended when the update comes
     try:
         with pytest.raises(ValueError, match=words):
             live.update(momentum=0.0)

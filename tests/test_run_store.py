@@ -4,6 +4,7 @@ Real SQLite files in a temporary folder, real runs trained and kept by ``RunStor
 real panels opened on them."""
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from html import unescape
 
 import pytest
@@ -55,11 +56,20 @@ def test_a_server_url_is_refused_without_its_password(digits):
     assert "postgresql://alice:***@db.example.org/runs" in str(error.value)
 
 
-def test_another_programs_runs_table_is_refused(digits, tmp_path):
+def test_a_password_in_the_query_string_is_hidden_too(digits):
+    with pytest.raises(ValueError) as error:
+        TrainPanel(digits, storage="postgresql://alice@db.example.org/runs?password=s3cret-pw&sslmode=require")
+    assert "s3cret-pw" not in str(error.value) and "password=***&sslmode" in str(error.value)
+
+
+@pytest.mark.parametrize("table", ["runs (id INTEGER, score REAL)", "epochs (step INTEGER, loss REAL)"])
+def test_another_programs_file_is_refused_and_left_as_it_was(digits, tmp_path, table):
     with sqlite3.connect(tmp_path / "other.db") as db:
-        db.execute("CREATE TABLE runs (id INTEGER, score REAL)")
-    with pytest.raises(ValueError, match="holds a 'runs' table that is not a panel's"):
+        db.execute(f"CREATE TABLE {table}")
+    with pytest.raises(ValueError, match=f"holds a '{table.split()[0]}' table .* that is not a panel's"):
         TrainPanel(digits, storage=f"sqlite:///{tmp_path / 'other.db'}")
+    with sqlite3.connect(tmp_path / "other.db") as db:
+        assert [name for (name,) in db.execute("SELECT name FROM sqlite_master")] == [table.split()[0]]
 
 
 def test_a_damaged_row_is_skipped_with_a_note_and_the_others_open(digits, tmp_path):
@@ -81,6 +91,41 @@ def test_a_damaged_epoch_skips_its_run(digits, tmp_path):
     store = RunStore(url)
     assert [run.name for run in store.load(digits)] == [first.name]
     assert len(store.skipped) == 1 and second.name in store.skipped[0]
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE epochs SET row = '{}' WHERE run = ?",
+    "UPDATE epochs SET row = '{\"epoch\": 1, \"val_loss\": \"low\"}' WHERE run = ?",
+    "UPDATE runs SET ended = 'yesterday' WHERE id = ?",
+])
+def test_a_row_that_parses_but_holds_the_wrong_things_is_skipped(digits, tmp_path, damage):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    first, second = kept_runs(digits, url)
+    with sqlite3.connect(tmp_path / "runs.db") as db:
+        db.execute(damage, (first.id,))
+    panel = TrainPanel(digits, storage=url)
+    assert [run.name for run in panel.runs] == [second.name]
+    assert f"{first.name!r} was skipped" in unescape(panel.message.value)
+
+
+def test_a_file_from_before_datasets_were_kept_opens_with_its_runs(digits, tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    kept_runs(digits, url)
+    with sqlite3.connect(tmp_path / "runs.db") as db:  # the file as the earlier version wrote it
+        db.execute("ALTER TABLE runs DROP COLUMN data")
+        db.execute("DROP TABLE names")
+    panel = TrainPanel(digits, ONE_EPOCH, storage=url)
+    assert [run.name for run in panel.runs] == ["run 1", "run 2"]
+    assert panel.start().name == "run 3"
+    panel.wait(60)
+
+
+def test_names_taken_at_once_from_two_connections_are_all_different(tmp_path):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    stores = [RunStore(url), RunStore(url)]
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda i: stores[i % 2].new_name(), range(40)))
+    assert sorted(names, key=lambda n: int(n.split()[1])) == [f"run {i}" for i in range(1, 41)]
 
 
 def test_runs_of_another_dataset_stay_in_the_file_and_are_not_listed(digits, tmp_path):

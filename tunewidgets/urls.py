@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 _PASSWORD = re.compile(r"(://[^:/@\s]*:)([^@\s]*)(@)")
+_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&\s]*)()", re.I)  # postgresql://u@h/db?password=...
 _NOISE = (re.compile(r"\s*\[SQL:.*", re.S), re.compile(r"\s*\(Background on this error at:[^)]*\)"),
           re.compile(r"\s*\[parameters:.*", re.S))
 
@@ -18,11 +19,13 @@ def mask_url(url: Any) -> str:
     """The URL with its password replaced by ``***`` (other values: their ``repr``-free text)."""
     if not isinstance(url, str):
         return f"<{type(url).__name__}>"
-    return _PASSWORD.sub(r"\1***\3", url)
+    return _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1***\3", url))
 
 
 def password_of(url: Any) -> str | None:
-    match = _PASSWORD.search(url) if isinstance(url, str) else None
+    if not isinstance(url, str):
+        return None
+    match = _PASSWORD.search(url) or _QUERY_PASSWORD.search(url)
     return match.group(2) if match and match.group(2) else None
 
 
@@ -33,4 +36,4 @@ def scrub(text: str, url: Any = None) -> str:
     password = password_of(url)
     if password:
         text = text.replace(password, "***")
-    return _PASSWORD.sub(r"\1***\3", text).strip()
+    return mask_url(text).strip()

@@ -54,22 +54,39 @@ def open_runs_file(url: str) -> sqlite3.Connection:
                          f"'sqlite:///{path / 'runs.db'}'")
     if not path.parent.is_dir():
         raise ValueError(f"{where} the folder {str(path.parent)!r} does not exist (nothing was created)")
+    db = None
     try:
         db = sqlite3.connect(path, check_same_thread=False)
-        db.executescript(SCHEMA)
-        columns = [row[1] for row in db.execute("PRAGMA table_info(runs)")]
-        if "data" not in columns and set(columns) == set(RUN_COLUMNS[:-1]):  # a file from before datasets were kept
-            db.execute("ALTER TABLE runs ADD COLUMN data TEXT")
-            columns.append("data")
-        db.commit()
+        foreign = foreign_table(db)  # read before anything is written: another program's file stays as it was
+        if foreign is None:
+            db.executescript(SCHEMA)
+            if "data" not in columns_of(db, "runs"):  # a file from before datasets were kept
+                db.execute("ALTER TABLE runs ADD COLUMN data TEXT")
+            db.commit()
     except sqlite3.Error as e:
+        if db is not None:
+            db.close()
         raise ValueError(f"{where} {str(path)!r} could not be opened and written as a SQLite file ({e}); "
                          f"give a new file name in a folder you can write to") from None
-    if set(columns) != set(RUN_COLUMNS):
+    if foreign is not None:
         db.close()
-        raise ValueError(f"{where} {str(path)!r} holds a 'runs' table that is not a panel's (columns "
-                         f"{columns}); give another file")
+        raise ValueError(f"{where} {str(path)!r} holds {foreign} that is not a panel's; give another file")
     return db
+
+
+def columns_of(db: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in db.execute(f"PRAGMA table_info({table})")]
+
+
+def foreign_table(db: sqlite3.Connection) -> str | None:
+    """Which existing table (with its columns) is not what a runs file holds, or None."""
+    expected = {"runs": [set(RUN_COLUMNS), set(RUN_COLUMNS[:-1])], "epochs": [{"run", "epoch", "row"}],
+                "names": [{"name"}]}
+    for table, allowed in expected.items():
+        columns = columns_of(db, table)
+        if columns and set(columns) not in allowed:
+            return f"a {table!r} table (columns {columns})"
+    return None
 
 
 class RunStore:
@@ -95,14 +112,24 @@ class RunStore:
 
     def write(self, sql: str, values: tuple) -> None:
         with self._lock:
-            self._db.execute(sql, values)
-            self._db.commit()
+            try:
+                self._db.execute(sql, values)
+                self._db.commit()
+            except sqlite3.Error:
+                self._db.rollback()  # else the next write would find a transaction already open
+                raise
 
     def new_name(self, taken: Iterable[str] = ()) -> str:
         """``run N``, N one past the highest in the file (and in ``taken``), reserved at once: panels
         and processes sharing a file never give two runs one name."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # SQLite's write lock: other connections wait here
+            if self._db.in_transaction:
+                self._db.rollback()
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # SQLite's write lock: other connections wait here
+            except sqlite3.OperationalError as e:
+                raise ValueError(f"the runs file {str(self.path)!r} could not be written to name a run ({e}): "
+                                 f"another program holds it") from None
             try:
                 names = [n for (n,) in self._db.execute("SELECT name FROM runs UNION SELECT name FROM names")]
                 numbers = [int(m.group(1)) for n in [*names, *taken] if n and (m := RUN_NAME.fullmatch(n))]
@@ -163,8 +190,13 @@ def restore(data: Data, stored: dict[str, Any], rows: list[str], loaded: dict[st
     status, error = stored["status"], stored["error"]
     if status == "running":  # its kernel ended while it trained
         status, error = "stopped", "the kernel ended while this run trained; its finished epochs are kept"
+    for key in ("started", "ended"):
+        if stored[key] is not None and not isinstance(stored[key], (int, float)):
+            raise ValueError(f"its {key} time is {stored[key]!r}, not a number")
+    if not isinstance(stored["first_epoch"], int) or not isinstance(stored["name"], str):
+        raise ValueError("its name or first epoch is missing")
     return Run.restored(data, HParams.from_dict(values), run_id=stored["id"], name=stored["name"], status=status,
-                        rows=[json.loads(row) for row in rows], parent=loaded.get(stored["parent"]),
+                        rows=[stored_epoch(row) for row in rows], parent=loaded.get(stored["parent"]),
                         first_epoch=stored["first_epoch"], started=stored["started"], ended=stored["ended"],
                         error=error)
 
@@ -176,6 +208,17 @@ def missing_factory(name: str) -> Callable:
                          f"again, e.g. tw.TrainPanel(data, tw.HParams(model={name}), storage=...)")
     factory.__name__ = factory.__qualname__ = name
     return factory
+
+
+def stored_epoch(text: str) -> dict[str, Any]:
+    """One stored epoch: a dict with an integer ``epoch`` and numbers (or null) for values."""
+    row = json.loads(text)
+    if not isinstance(row, dict) or not isinstance(row.get("epoch"), int):
+        raise ValueError(f"an epoch row holds no epoch number: {text[:60]!r}")
+    bad = [k for k, v in row.items() if v is not None and not isinstance(v, (int, float))]
+    if bad:
+        raise ValueError(f"an epoch row's {', '.join(bad)} is not a number")
+    return row
 
 
 class KeepRun(Callback):

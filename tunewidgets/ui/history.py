@@ -140,7 +140,8 @@ class RunHistoryTable(widgets.VBox):
         """Widgets for the rows shown (built once each), none for the others, in one page update."""
         shown = range(self.first_shown, len(self._cells))
         for index in [i for i in self.row_buttons if i not in shown]:
-            del self.row_buttons[index], self._labels[index]
+            for widget in (self.row_buttons.pop(index), *self._labels.pop(index)):
+                widget.close()
         body: list[widgets.Widget] = []
         for index in shown:
             if index not in self.row_buttons:

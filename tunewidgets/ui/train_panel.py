@@ -114,7 +114,7 @@ class TrainPanel(Panel):
         hp = self.hparams
         self._check_idle()
         twin = next((r for r in self.runs if r.hparams == hp), None)
-        run = self._launch(Run(self.data, hp, name=self._new_name(), callbacks=self._keepers()))
+        run = self._launch(self._named(Run(self.data, hp, callbacks=self._keepers())))
         if twin is not None and run.device is not None and run.device.type == "cpu":
             self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
                            f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
@@ -133,14 +133,14 @@ class TrainPanel(Panel):
         self._check_idle()
         hp = self.hparams
         changes = {k: v for k, v in hp.to_dict().items() if v != getattr(parent.hparams, k) and k != "model"}
-        return self._launch(parent.fork(start=False, name=self._new_name(), callbacks=self._keepers(),
-                                        **changes))
+        return self._launch(self._named(parent.fork(start=False, callbacks=self._keepers(), **changes)))
 
-    def _new_name(self) -> str:
-        """``run N``: numbered within the panel, or within its runs file (which panels may share)."""
-        if self.store is None:
-            return f"run {len(self.runs) + 1}"
-        return self.store.new_name(run.name for run in self.runs)
+    def _named(self, run: Run) -> Run:
+        """``run`` named ``run N``: numbered within the panel, or within its runs file (which panels may
+        share). Named once its checks passed, so a refused run takes no number."""
+        run.name = f"run {len(self.runs) + 1}" if self.store is None else \
+            self.store.new_name(run.name for run in self.runs)
+        return run
 
     def _keepers(self) -> list:
         return [self.store.keeper()] if self.store is not None else []

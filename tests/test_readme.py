@@ -20,6 +20,9 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     assert len(table) == 20 and table["rank"].iloc[0] == 1
     assert sweep.best_value > 0.9
     assert panel.hparams.lr == sweep.best.lr and panel.hparams.units == sweep.best.units
+    run = namespace["run"]  # a training function of the user's
+    assert run.status == "completed" and run.best_metric > 0.9, run.traceback
+    assert run.history["lr"].iloc[-1] == 2e-3 and run.epochs_done == 30
 
 
 def test_every_local_link_and_image_exists():

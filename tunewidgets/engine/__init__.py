@@ -10,9 +10,12 @@ from .evaluation import Evaluation, evaluate, predict
 from .events import EventChannel, EventQueue, MetricEvent
 from .export import export_runs, history_frame, summary_frame
 from .models import build_model, count_parameters
-from .run import Run, train
+from .params import Params
+from .report import Report, StopTraining
+from .run import Run
+from .training import train
 from .tensorboard import TensorBoardLogger
 
-__all__ = ["Callback", "RunControl", "require_data", "Data", "DATASETS", "load_dataset", "describe_device", "resolve_device", "EventChannel",
+__all__ = ["Callback", "Params", "Report", "StopTraining", "RunControl", "require_data", "Data", "DATASETS", "load_dataset", "describe_device", "resolve_device", "EventChannel",
            "EventQueue", "MetricEvent", "build_model", "count_parameters", "Run", "train", "Evaluation", "evaluate",
            "predict", "export_runs", "history_frame", "summary_frame", "TensorBoardLogger"]

@@ -38,6 +38,8 @@ class RunControl:
         self._resumed.set()
 
     def pause(self) -> None:
+        if self.stop_requested:  # a stopping run is not held up
+            return
         self.pause_requested = True
         self._resumed.clear()
 

@@ -13,9 +13,7 @@ from .run import Run
 
 
 def _hparam_columns(run: Run) -> dict[str, Any]:
-    values = run.hparams.to_dict()
-    values["model"] = run.hparams.model_name
-    return values
+    return run.hparams_dict()
 
 
 def strict_json(value: Any) -> Any:

@@ -47,10 +47,18 @@ def check_live_changes(hp: HParams, changes: dict[str, Any], model: nn.Module | 
 
 
 def apply_changes(changes: dict[str, Any], old: HParams, optimizer: Any, scheduler: Any, model: nn.Module) -> None:
-    """Apply validated live changes between two batches. A new ``lr`` scales the schedule (``lr`` is its
-    base, or its peak for one-cycle), so a decayed rate stays decayed in proportion."""
-    if "lr" in changes:
-        factor = changes["lr"] / old.lr
+    """Apply validated live changes between two batches (the built-in loop's optimizer, schedule, model)."""
+    apply_to_optimizer(changes, old.lr, optimizer, scheduler)
+    if "dropout" in changes:
+        apply_dropout(changes["dropout"], model)
+
+
+def apply_to_optimizer(changes: dict[str, Any], old_lr: float | None, optimizer: Any, scheduler: Any) -> None:
+    """A new ``lr`` scales the schedule (``lr`` is its base, or its peak for one-cycle), so a decayed
+    rate stays decayed in proportion; ``momentum`` and ``weight_decay`` are set where the optimizer
+    has them."""
+    if "lr" in changes and old_lr:
+        factor = changes["lr"] / old_lr
         for group in optimizer.param_groups:
             group["lr"] *= factor
             for key in ("initial_lr", "max_lr", "min_lr"):  # the schedulers' own copies
@@ -63,7 +71,10 @@ def apply_changes(changes: dict[str, Any], old: HParams, optimizer: Any, schedul
             for group in optimizer.param_groups:
                 if name in group:
                     group[name] = changes[name]
-    if "dropout" in changes:
-        for module in model.modules():
-            if isinstance(module, DROPOUT_LAYERS):
-                module.p = changes["dropout"]
+
+
+def apply_dropout(p: float, model: nn.Module) -> None:
+    """Every dropout layer of ``model`` drops with probability ``p`` from now on."""
+    for module in model.modules():
+        if isinstance(module, DROPOUT_LAYERS):
+            module.p = p

@@ -3,7 +3,9 @@
 The same object serves a script, a test, a sweep worker and the TrainPanel: it owns the status,
 the history and the model, and offers ``pause()``, ``resume()``, ``stop()`` and ``wait()``.
 
-Whatever loop trains it (the single-model loop, a batched group) speaks to it through one public
+What trains it is its ``trainer`` (``trainers.py``): the built-in one (a model from ``HParams`` on a
+``Data``) or a training function of yours (``tw.train(fit, params)``). Whatever loop trains it (the
+single-model loop, a batched group, your function's ``report``) speaks to it through one public
 training contract: ``begin()``, ``record_epoch(row)``, ``report_batch(...)``, ``end(status)``, and
 polls ``run.control`` for pause and stop requests.
 """
@@ -21,20 +23,20 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import torch
 
-from ..hparams import HParams, as_hparams
-from ..objective import HasObjective, Objective
+from ..hparams import HParams
+from ..objective import HasObjective
+from .builtin_trainer import BuiltInTrainer
 from .callbacks import Callback
-from .checks import check_against_data, check_metrics, require_data
 from .control import STOP_STATUSES, RunControl
-from .core import cpu_copy, seeded_model
+from .core import cpu_copy
 from .data import Data
-from .device import describe_device, resolve_device
 from .events import EventChannel, MetricEvent
-from .knobs import check_knob_names, check_live_changes
+from .fit_trainer import FitTrainer
 from .memory import MemoryMeter
 from .models import count_parameters
+from .params import Params
 from .threads import train_in_background
-from .trainer import TrainingLoop
+from .trainers import Trainer
 
 STATUSES = ("pending", "running", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
 FINAL_STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
@@ -42,7 +44,9 @@ _names = itertools.count(1)
 
 
 class Run(HasObjective):
-    """One training run. Create it with ``tw.train(data, hparams)``.
+    """One training run. Create it with ``tw.train(data, hparams)``, or for a training function of
+    yours ``tw.train(fit, {"lr": 1e-3, ...})`` (``run.data`` is then None and ``run.hparams`` a
+    ``tw.Params``).
 
     Example::
 
@@ -57,23 +61,23 @@ class Run(HasObjective):
     that many runs do not fill GPU memory.
     """
 
-    def __init__(self, data: Data, hparams: HParams | dict | None = None, callbacks: Iterable[Callback] = (),
-                 name: str | None = None, metrics: dict[str, Callable] | None = None, parent: "Run | None" = None,
+    def __init__(self, data: Data | Callable | Trainer, hparams: HParams | dict | None = None,
+                 callbacks: Iterable[Callback] = (), name: str | None = None,
+                 metrics: dict[str, Callable] | None = None, parent: "Run | None" = None,
                  start_weights: dict | None = None, optimizer_state: dict | None = None, **overrides: Any) -> None:
-        self.data = require_data(data)
-        self.hparams: HParams = as_hparams(hparams, **overrides)
+        self.trainer = trainer_of(data, metrics, start_weights)
+        self.data = self.trainer.data  # None for a training function of yours (it brings its own)
+        self.hparams: HParams | Params = self.trainer.params_of(hparams, overrides)
         self.initial_hparams = self.hparams  # what it started with (live knobs change ``hparams``)
         self.parent = parent  # the run this one continues (``run.fork``), or None
         self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
         self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
         self.keeps_optimizer_state = True  # False where nobody forks the run (a sweep's trial): no copy at its end
-        self._start_weights = start_weights  # a fork's first weights (its parent's)
-        self._loop: Any = None
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
                 raise ValueError(f"callbacks must be tw.Callback instances, got {type(cb).__name__}")
-        self.extra_metrics = check_metrics(metrics)
+        self.extra_metrics = self.trainer.metrics
         self.id = uuid.uuid4().hex[:12]
         self.name = name or f"run {next(_names)}"
         self.events = EventChannel()
@@ -87,8 +91,8 @@ class Run(HasObjective):
         self.ended_at: float | None = None
         self.peak_memory_bytes = 0  # what the run added at its peak (see engine/memory.py)
         self.memory_shared_by = 1  # members of a batched group share one peak: each reports its share
-        self._memory: MemoryMeter | None = None
-        self.objective = Objective.default(data.task)
+        self.memory_meter: MemoryMeter | None = None  # set up by the trainer on the run's device
+        self.objective = self.trainer.objective
         self.control = RunControl(on_pause=lambda: self._set_status("paused"),
                                   on_resume=lambda: self._set_status("running"))
         self._rows: list[dict[str, Any]] = []
@@ -96,7 +100,7 @@ class Run(HasObjective):
         self._done = threading.Event()
         self._last_batch: dict[str, float] = {}
         self._update_lock = threading.Lock()
-        check_against_data(self.hparams, data)
+        self.trainer.check(self)
 
     @classmethod
     def restored(cls, data: Data, hparams: HParams, *, run_id: str, name: str, status: str,
@@ -162,15 +166,14 @@ class Run(HasObjective):
 
         Validated now, applied from the next batch; the history records the values in force each
         epoch, and the event feed a ``knob`` event (plots mark it). Example: ``run.update(lr=1e-3)``.
+        A training function of yours may have any of its names moved: ``p.<name>`` reads the new value
+        from its next ``report`` call, and watched optimizers and modules take lr, momentum, weight
+        decay and dropout.
         """
-        check_knob_names(changes)
         if self.done:
             raise RuntimeError(f"{self.name} has ended ({self.status}): fork it to train on with other values")
-        if self.control.knobs_fixed_because:
-            raise RuntimeError(f"{self.name} cannot change {', '.join(sorted(changes))} while it trains: "
-                               f"{self.control.knobs_fixed_because}; fork it when it ends to train on with other values")
         with self._update_lock:  # callers on several threads each move their own knob: none is lost
-            self.hparams = check_live_changes(self.hparams, changes, self.model)
+            self.hparams = self.trainer.checked_changes(self, changes)
             if self.status != "pending":
                 self.control.request_update(changes)
 
@@ -188,6 +191,8 @@ class Run(HasObjective):
 
             child = run.fork(epochs=10, lr=run.hparams.lr / 3)
         """
+        if self.trainer.forks_because_not:
+            raise ValueError(f"{self.name} cannot be forked: {self.trainer.forks_because_not}")
         fixed = sorted(set(changes) & {"model", "layers", "units", "activation"})
         if fixed:
             raise ValueError(f"{', '.join(fixed)} cannot change in a fork: the weights it continues from have "
@@ -209,10 +214,7 @@ class Run(HasObjective):
         if not all(torch.isfinite(t).all() for t in self.model.state_dict().values() if t.is_floating_point()):
             raise ValueError(f"{self.name} has weights that are not finite ({self.status}): a fork would diverge at "
                              f"once; fork an earlier run, or train a new one with a lower lr than {self.hparams.lr:g}")
-        loop = self._loop  # a paused run's loop is waiting at a batch boundary
-        optimizer = cpu_copy(loop.optimizer.state_dict()) if loop is not None and loop.optimizer is not None \
-            else self.optimizer_state
-        return cpu_copy(self.model.state_dict()), optimizer
+        return cpu_copy(self.model.state_dict()), self.trainer.optimizer_state(self)
 
     @property
     def done(self) -> bool:
@@ -252,17 +254,24 @@ class Run(HasObjective):
     def progress(self) -> dict[str, Any]:
         """Epoch, step, throughput and an ETA: what a status line shows."""
         done = len(self._rows)
-        total = self.hparams.epochs
+        total = self.trainer.planned_epochs(self.hparams)
         rate = self._last_batch.get("samples_per_sec")
         if self._rows:
             if self._last_batch.get("epoch", 0) <= self._rows[-1]["epoch"]:
-                rate = self._rows[-1]["samples_per_sec"]  # the finished epoch is the newest figure
+                rate = self._rows[-1].get("samples_per_sec")  # the finished epoch is the newest figure
             per_epoch = sum(r["seconds"] for r in self._rows) / done
-            eta = per_epoch * (total - done) if not self.done else 0.0
+            eta = 0.0 if self.done else per_epoch * (total - done) if total is not None else None
         else:
             eta = None
         return {"epoch": done, "epochs": total, "step": self._last_batch.get("step", 0),
                 "samples_per_sec": rate, "eta_seconds": eta}
+
+    def hparams_dict(self) -> dict[str, Any]:
+        """The hyperparameters as plain values, for tables and files (a model factory by its name)."""
+        values = self.hparams.to_dict()
+        if isinstance(self.hparams, HParams):
+            values["model"] = self.hparams.model_name
+        return values
 
     @property
     def n_parameters(self) -> int:
@@ -271,19 +280,15 @@ class Run(HasObjective):
     def __repr__(self) -> str:
         best = self.best_metric
         best_text = f", best {self.metric}={best:.4g}" if best == best else ""
-        return f"<Run {self.name!r} {self.status}, {len(self._rows)}/{self.hparams.epochs} epochs{best_text}>"
+        planned = self.trainer.planned_epochs(self.hparams)
+        return f"<Run {self.name!r} {self.status}, {len(self._rows)}/{planned or '?'} epochs{best_text}>"
 
     # ---- the training contract: what a loop calls -----------------------------------------------
     def begin(self) -> bool:
-        """Build the seeded model on its device and mark the run running, then call the
-        ``on_train_start`` hooks. A bad device or model raises; a failing hook ends the run
-        'failed' and returns False."""
-        self.device = resolve_device(self.hparams.device)
-        self.device_label = describe_device(self.device)
-        self._memory = MemoryMeter(self.device)
-        self.model = seeded_model(self.hparams, self.data, self.device)
-        if self._start_weights is not None:  # a fork starts from its parent's weights
-            self.model.load_state_dict(self._start_weights)
+        """Let the trainer set up (the built-in one builds the seeded model on its device) and mark the
+        run running, then call the ``on_train_start`` hooks. A bad device or model raises; a failing
+        hook ends the run 'failed' and returns False."""
+        self.trainer.prepare(self)
         self._set_status("running")
         self.started_at = time.time()
         try:
@@ -297,8 +302,8 @@ class Run(HasObjective):
     def record_epoch(self, row: dict[str, Any]) -> None:
         """Append a finished epoch's row to the history; publish it; call ``on_epoch_end``."""
         self._rows.append(row)
-        if self._memory is not None:
-            self._memory.sample()
+        if self.memory_meter is not None:
+            self.memory_meter.sample()
         step = self._last_batch.get("step", 0)
         self.events.publish(MetricEvent(self.id, "epoch", row["epoch"], step, dict(row), time.time()))
         for cb in self.callbacks:
@@ -308,9 +313,8 @@ class Run(HasObjective):
         """The loop applied live changes at ``at_epoch`` (fractional): earlier rows get the values they were
         trained with, so each changed field is a full history column; the change is published."""
         for name in changes:
-            if name != "lr":
-                for row in self._rows:
-                    row.setdefault(name, getattr(self.initial_hparams, name))
+            for row in self._rows:
+                row.setdefault(name, getattr(self.initial_hparams, name))
         self._history = None
         self.events.publish(MetricEvent(self.id, "knob", len(self._rows), step,
                                         {"changes": dict(changes), "at": at_epoch}, time.time()))
@@ -336,8 +340,8 @@ class Run(HasObjective):
             self.traceback = "".join(traceback.format_exception(error))
         if self.model is not None:
             self.model.eval()
-        if self._memory is not None:
-            self.peak_memory_bytes = self._memory.peak_bytes() // self.memory_shared_by
+        if self.memory_meter is not None:
+            self.peak_memory_bytes = self.memory_meter.peak_bytes() // self.memory_shared_by
         self._release_device_memory()
         self.ended_at = time.time()
         self._set_status(status)
@@ -350,17 +354,14 @@ class Run(HasObjective):
 
     # ---- inside ----------------------------------------------------------------------------------
     def _train(self) -> None:
-        loop, error, status = None, None, "failed"
+        error, status = None, "failed"
         try:
-            loop = self._loop = TrainingLoop(self)
-            status = loop.fit()
-            loop.restore_best()
+            status = self.trainer.train(self)
         except Exception as e:  # noqa: BLE001 - any failure becomes status 'failed', history kept
             error = e
-        finally:
-            if loop is not None:
-                loop.release()
-            self._loop = None
+        except BaseException as e:  # Ctrl-C, sys.exit in a fit: the run still ends, then it goes on up
+            self.end("stopped") if isinstance(e, KeyboardInterrupt) else self.end("failed", e)
+            raise
         self.end(status, error)
 
     def _release_device_memory(self) -> None:
@@ -374,20 +375,17 @@ class Run(HasObjective):
                                         {"status": status}, time.time()))
 
 
-def train(data: Data, hparams: HParams | dict | None = None, *, background: bool = False,
-          callbacks: Iterable[Callback] = (), name: str | None = None,
-          metrics: dict[str, Callable] | None = None, **overrides: Any) -> Run:
-    """Train a model and return its ``Run``.
-
-    Blocks until done, or with ``background=True`` returns at once while a thread trains.
-    Keyword overrides change single fields: ``tw.train(data, hp, lr=0.01)``. ``metrics`` adds
-    validation metrics of your own, ``{name: fn(outputs, targets) -> float}``, as ``val_<name>``
-    history columns.
-
-    Example::
-
-        data = tw.load_dataset("digits")
-        run = tw.train(data, tw.HParams(lr=3e-3, epochs=20))
-        run.status, run.history["val_accuracy"].max()
-    """
-    return Run(data, hparams, callbacks=callbacks, name=name, metrics=metrics, **overrides).start(background=background)
+def trainer_of(target: Any, metrics: dict[str, Callable] | None = None, start_weights: dict | None = None) -> Trainer:
+    """The trainer for what a run was given: a ``tw.Data`` (the built-in trainer), a training function
+    ``fit(p, report)``, or a ``Trainer`` itself."""
+    if isinstance(target, Trainer):
+        return target
+    if isinstance(target, Data):
+        return BuiltInTrainer(target, metrics, start_weights)
+    if callable(target):
+        if metrics is not None:
+            raise ValueError("metrics= adds validation metrics to the built-in trainer: a training function "
+                             "reports its own, report.epoch(val_top2=...)")
+        return FitTrainer(target)
+    raise ValueError(f"data={type(target).__name__} is not allowed: must be a tw.Data (tw.load_dataset, "
+                     f"tw.Data.from_arrays or tw.Data.from_datasets) or a training function fit(p, report)")

@@ -153,16 +153,23 @@ class RunStore:
         for run_id, _epoch, row in epochs:
             rows.setdefault(run_id, []).append(row)
         loaded: dict[str, Run] = {}
-        self.skipped, other_data = [], 0
+        self.skipped, other_data, of_functions = [], 0, 0
         for record in runs:
             stored = dict(zip(RUN_COLUMNS, record))
-            if stored["data"] is not None and not same_data(stored["data"], data):
+            trained_on = stored_signature(stored["data"])
+            if trained_on is not None and "fit" in trained_on:
+                of_functions += 1
+                continue
+            if stored["data"] is not None and trained_on != data.signature:
                 other_data += 1
                 continue
             try:
                 loaded[stored["id"]] = restore(data, stored, rows.get(stored["id"], []), loaded, factories or {})
             except (ValueError, TypeError, KeyError, AttributeError) as e:  # json.JSONDecodeError is a ValueError
                 self.skipped.append(f"{stored['name']!r} was skipped: its stored row cannot be read ({e})")
+        if of_functions:
+            self.skipped.append(f"{of_functions} run(s) of training functions of yours are kept in the file, "
+                                f"not shown")
         if other_data:
             self.skipped.append(f"{other_data} run(s) trained on other data than {data.name!r} are kept in the "
                                 f"file, not shown")
@@ -173,12 +180,16 @@ class RunStore:
             self._db.close()
 
 
-def same_data(stored: str, data: Data) -> bool:
-    """Whether a run's stored dataset signature is ``data``'s (an unreadable one is not)."""
+def stored_signature(stored: str | None) -> dict | None:
+    """What a stored run trained on (``stored_data``), None when not recorded; unreadable: ``{}``,
+    which matches no dataset."""
+    if stored is None:
+        return None
     try:
-        return json.loads(stored) == data.signature
+        signature = json.loads(stored)
     except ValueError:
-        return False
+        return {}
+    return signature if isinstance(signature, dict) else {}
 
 
 def restore(data: Data, stored: dict[str, Any], rows: list[str], loaded: dict[str, Run],
@@ -221,6 +232,12 @@ def stored_epoch(text: str) -> dict[str, Any]:
     return row
 
 
+def stored_data(run: Run) -> dict[str, Any]:
+    """What a run trained on, as the file keeps it: its data's signature, or its training function's
+    name (a function of yours brings its own data)."""
+    return run.data.signature if run.data is not None else {"fit": getattr(run.trainer, "name", "fit")}
+
+
 class KeepRun(Callback):
     """Writes one run into a ``RunStore``: its start, every finished epoch, its end."""
 
@@ -228,19 +245,17 @@ class KeepRun(Callback):
         self.store = store
 
     def on_train_start(self, run) -> None:
-        values = run.hparams.to_dict()
-        values["model"] = run.hparams.model_name
+        values = run.hparams_dict()
         self.store.write(f"INSERT OR REPLACE INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * 10)})",
                          (run.id, run.name, json.dumps(values), "running", run.parent.id if run.parent else None,
                           run.first_epoch, run.started_at or time.time(), None, None,
-                          json.dumps(run.data.signature)))
+                          json.dumps(stored_data(run))))
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.store.write("INSERT OR REPLACE INTO epochs VALUES (?, ?, ?)", (run.id, int(metrics["epoch"]),
                                                                           json.dumps(strict_json(metrics))))
 
     def on_train_end(self, run) -> None:
-        values = run.hparams.to_dict()  # live knobs may have moved
-        values["model"] = run.hparams.model_name
+        values = run.hparams_dict()  # live knobs may have moved
         self.store.write("UPDATE runs SET status = ?, ended = ?, error = ?, hparams = ? WHERE id = ?",
                          (run.status, run.ended_at, repr(run.error) if run.error else None, json.dumps(values), run.id))

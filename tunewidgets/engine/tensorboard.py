@@ -47,8 +47,7 @@ class TensorBoardLogger(Callback):
         writer = self._writers.pop(run.id, None)
         if writer is None:
             return
-        hparams = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in run.hparams.to_dict().items()}
-        hparams["model"] = run.hparams.model_name
+        hparams = {k: (v if isinstance(v, (int, float, str, bool)) else str(v)) for k, v in run.hparams_dict().items()}
         best = run.best_metric
         writer.add_hparams(hparams, {f"best_{run.metric}": best if best == best else 0.0}, run_name=".")
         writer.close()

@@ -1,0 +1,86 @@
+"""A training function of yours as a run's trainer: ``tw.train(fit, {"lr": 1e-3, "epochs": 10})``.
+
+``fit(p, report)`` gets the run's hyperparameters ``p`` (a live ``Params``) and its ``Report``;
+what it reports is the run's history, and a module it returns (or watched first) is ``run.model``.
+The contract is in ``report.py``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Any, Callable
+
+from torch import nn
+
+from ..hparams import check_field
+from ..objective import Objective
+from .params import Params
+from .report import Report, StopTraining
+from .trainers import Trainer
+
+WATCHED_KNOBS = ("lr", "momentum", "weight_decay", "dropout")  # what report.watch applies
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .run import Run
+
+
+def check_fit(fit: Any) -> Callable:
+    """``fit`` itself if it can be called as ``fit(p, report)``; a ``ValueError`` showing the form otherwise."""
+    if not callable(fit):
+        raise ValueError(f"{type(fit).__name__} is not a training function: write def fit(p, report): ... and "
+                         f"pass it, or pass a tw.Data for the built-in trainer")
+    try:
+        inspect.signature(fit).bind(None, None)
+    except TypeError:
+        raise ValueError(f"training function {getattr(fit, '__name__', fit)!r} must take two arguments, "
+                         f"fit(p, report): p holds the hyperparameters, report takes the metrics") from None
+    except ValueError:  # a builtin without a signature: let the call tell
+        pass
+    return fit
+
+
+class FitTrainer(Trainer):
+    """Runs ``fit(p, report)``; ``metric``/``direction`` choose what the run's ``best_metric`` is (by
+    default ``val_loss``, minimized)."""
+
+    def __init__(self, fit: Callable, metric: str | None = None, direction: str | None = None) -> None:
+        self.fit = check_fit(fit)
+        self.objective = Objective(metric or "val_loss", direction)
+        self.forks_because_not = (f"{self.name} is a training function of yours: tunewidgets cannot restart it "
+                                  f"from a run's weights; train a new run with the values you want")
+        self.report: Report | None = None  # while it trains
+
+    @property
+    def name(self) -> str:
+        return getattr(self.fit, "__name__", "fit")
+
+    def params_of(self, hparams: Any, overrides: dict[str, Any]) -> Params:
+        return Params.of(hparams, **overrides)
+
+    def prepare(self, run: "Run") -> None:
+        run.device_label = f"as {self.name} chooses"
+
+    def train(self, run: "Run") -> str:
+        self.report = report = Report(run, run.hparams)
+        try:
+            returned = self.fit(report.params, report)
+        except StopTraining as stop:
+            cause = stop.__context__  # raised by a report call in a ``finally`` while the fit failed
+            if isinstance(cause, Exception):
+                raise cause from None
+            return stop.status
+        finally:
+            self.report = None
+        if isinstance(returned, nn.Module):
+            run.model = returned
+        if report.ended is not None:  # the fit caught its StopTraining and returned
+            return report.ended
+        return run.control.stop_status if run.control.stop_requested else "completed"  # it saw should_stop
+
+    def checked_changes(self, run: "Run", changes: dict[str, Any]) -> Params:
+        """Names the run has, values of the same kind; the knobs a report applies to watched objects
+        (lr, momentum, weight_decay, dropout) also within the built-in trainer's ranges."""
+        new = run.hparams.replace(**changes)
+        for name in set(changes) & set(WATCHED_KNOBS):
+            check_field(name, changes[name])
+        return new

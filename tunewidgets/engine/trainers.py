@@ -1,0 +1,49 @@
+"""Trainer: what a ``Run`` asks of whatever trains it, so that the run itself knows no model and no loop.
+
+A run owns its status, history, controls and events; its trainer owns the training. Two exist:
+``BuiltInTrainer`` (a model built from ``HParams`` on a ``Data``, trained by the engine's loop) and
+``FitTrainer`` (a training function of yours, ``fit(p, report)``). Panels, sweeps and executors speak
+to the run, never to the trainer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..objective import Objective
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .data import Data
+    from .run import Run
+
+
+class Trainer:
+    """The base: each method says what the run needs; the two trainers fill them in."""
+
+    data: "Data | None" = None  # the data the built-in trainer trains on (a fit brings its own)
+    metrics: dict = {}  # extra validation metrics, by name (the built-in trainer's ``metrics=``)
+    objective: Objective = Objective("val_loss")
+    forks_because_not: str | None = "this trainer cannot continue a run"  # None: ``run.fork`` works
+
+    def params_of(self, hparams: Any, overrides: dict[str, Any]) -> Any:
+        """The run's hyperparameters from what the user passed."""
+        raise NotImplementedError
+
+    def check(self, run: "Run") -> None:
+        """Checks made when the run is created (before anything trains)."""
+
+    def prepare(self, run: "Run") -> None:
+        """Set up on the run's device before ``on_train_start`` (errors raise from ``run.start``)."""
+
+    def train(self, run: "Run") -> str:
+        """Train; return the final status ('completed', 'stopped', 'diverged'...). Raising fails the run."""
+        raise NotImplementedError
+
+    def checked_changes(self, run: "Run", changes: dict[str, Any]) -> Any:
+        """The run's hyperparameters with live ``changes``, or a ``ValueError`` saying why not."""
+        raise NotImplementedError
+
+    def planned_epochs(self, params: Any) -> int | None:
+        """How many epochs the run will train, if known (progress and ETA)."""
+        epochs = getattr(params, "epochs", None)
+        return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None

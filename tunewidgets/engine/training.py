@@ -1,0 +1,45 @@
+"""``tw.train``: the one call that trains, with the built-in trainer or a training function of yours."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+from ..hparams import HParams
+from ..objective import Objective
+from .callbacks import Callback
+from .data import Data
+from .fit_trainer import FitTrainer
+from .run import Run, trainer_of
+from .trainers import Trainer
+
+
+def train(data: Data | Callable, hparams: HParams | dict | None = None, *, background: bool = False,
+          callbacks: Iterable[Callback] = (), name: str | None = None,
+          metrics: dict[str, Callable] | None = None, metric: str | None = None, direction: str | None = None,
+          **overrides: Any) -> Run:
+    """Train a model and return its ``Run``.
+
+    ``data`` is a ``tw.Data`` that the built-in trainer trains ``hparams`` (a ``tw.HParams``) on, or a
+    training function of yours, ``fit(p, report)``, given its hyperparameters as a dict of any names
+    (see ``tw.Report``). Blocks until done, or with ``background=True`` returns at once while a
+    thread trains. Keyword overrides change single values: ``tw.train(data, hp, lr=0.01)``.
+    ``metrics`` adds validation metrics of your own to the built-in trainer, ``{name: fn(outputs,
+    targets) -> float}``, as ``val_<name>`` history columns. ``metric`` (and ``direction``) says
+    which history column ``run.best_metric`` reads (a training function's default: ``val_loss``).
+
+    Example::
+
+        data = tw.load_dataset("digits")
+        run = tw.train(data, tw.HParams(lr=3e-3, epochs=20))
+        run.status, run.history["val_accuracy"].max()
+
+        run = tw.train(fit, {"lr": 1e-3, "hidden": 64, "epochs": 10}, background=True)
+    """
+    is_fit = callable(data) and not isinstance(data, (Data, Trainer))
+    if is_fit and metrics is not None:
+        trainer_of(data, metrics)  # says why metrics= is not for a training function
+    target = FitTrainer(data, metric, direction) if is_fit else data
+    run = Run(target, hparams, callbacks=callbacks, name=name, metrics=metrics, **overrides)
+    if (metric is not None or direction is not None) and run.data is not None:
+        run.objective = Objective.for_task(run.data.task, metric, direction, run.extra_metrics)
+    return run.start(background=background)

@@ -165,20 +165,23 @@ def member_validation_scores(out: torch.Tensor, y: torch.Tensor, data: Data,
         if data.task == "classification" and not finite:
             member_metrics = dict.fromkeys(member_metrics, NAN)
         for name, fn in custom.items():
-            member_metrics[name] = custom_metric_value(name, fn, out[k], y) if finite else NAN
+            member_metrics[name] = as_number(name, fn(out[k], y), "returned", "a metric must return one number") if finite else NAN
         scores.append({"val_loss": loss, **{f"val_{name}": v for name, v in member_metrics.items()}})
     return scores
 
 
-def custom_metric_value(name: str, fn: Callable, out: torch.Tensor, y: torch.Tensor) -> float:
-    """What a user's metric returned, as a float; an error naming the metric when it is not a number."""
-    value = fn(out, y)
-    try:
+def as_number(name: str, value: Any, said: str = "was reported as", advice: str = "report numbers") -> float:
+    """A user's metric value as a float (a number, a one-element tensor or NumPy scalar); otherwise
+    an error naming the metric and showing what it got: ``metric 'mood' <said> 'good': <advice>``."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
-    except (TypeError, ValueError, RuntimeError):  # a string, None, a tensor of many values
-        shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
-        raise ValueError(f"metric {name!r} returned {shown}: a metric must return one number (a float or a "
-                         f"one-element tensor)") from None
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    item = getattr(value, "item", None)  # a NumPy scalar
+    if callable(item) and getattr(value, "size", 0) == 1:
+        return float(item())
+    shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
+    raise ValueError(f"metric {name!r} {said} {shown}: {advice} (a float or a one-element tensor)")
 
 
 def epoch_row(epoch: int, train_loss: float, scores: dict[str, float], lr: float, seconds: float,

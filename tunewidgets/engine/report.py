@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ..objective import is_finite_number
 from .callbacks import overrides
-from .core import BATCH_EVENT_SECONDS
+from .core import BATCH_EVENT_SECONDS, as_number
 from .knobs import apply_dropout, apply_to_optimizer
-from .params import Params, is_number
+from .params import Params
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -42,19 +43,6 @@ class StopTraining(BaseException):
     def __init__(self, status: str) -> None:
         super().__init__(f"the run was ended: {status}")
         self.status = status
-
-
-def as_number(name: str, value: Any) -> float:
-    """A reported value as a float: a number or a one-element tensor; else an error naming it."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.item())
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    item = getattr(value, "item", None)  # a numpy scalar
-    if callable(item) and getattr(value, "size", 0) == 1:
-        return float(item())
-    shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
-    raise ValueError(f"metric {name!r} was reported as {shown}: report numbers (a float or a one-element tensor)")
 
 
 def is_loss(name: str) -> bool:
@@ -164,7 +152,7 @@ class Report:
         old_lr = self.params.get("lr")
         for optimizer in self.optimizers:
             scheduler = next((s for s in self.schedulers if s.optimizer is optimizer), None)
-            apply_to_optimizer(changes, old_lr if is_number(old_lr) else None, optimizer, scheduler)
+            apply_to_optimizer(changes, old_lr if is_finite_number(old_lr) else None, optimizer, scheduler)
         if "dropout" in changes:
             for module in self.modules:
                 apply_dropout(changes["dropout"], module)

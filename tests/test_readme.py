@@ -23,6 +23,9 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     run = namespace["run"]  # a training function of the user's
     assert run.status == "completed" and run.best_metric > 0.9, run.traceback
     assert run.history["lr"].iloc[-1] == 2e-3 and run.epochs_done == 30
+    fit_sweep = namespace["fit_sweep"]  # the same function swept
+    assert len(fit_sweep.table()) == 6 and fit_sweep.best_value > 0.9
+    assert set(fit_sweep.best) == {"lr", "hidden", "dropout", "batch_size", "epochs"}
 
 
 def test_every_local_link_and_image_exists():

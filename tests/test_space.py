@@ -57,7 +57,7 @@ def test_issue_example_and_list_as_choice():
 ])
 def test_invalid_spaces_name_the_field_and_the_rule(dims, words):
     with pytest.raises(ValueError) as info:
-        tw.Space(**dims)
+        tw.Space(**dims).check_fields()
     for word in words:
         assert word in str(info.value), str(info.value)
 
@@ -76,7 +76,7 @@ def test_round_trip_through_json():
 
 def test_free_space_skips_fields_but_checks_dimensions():
     space = Space.free(C=tw.LogUniform(1e-2, 10, n=3), penalty=["l1", "l2", None])
-    assert space.grid_size == 9 and not space.checked
+    assert space.grid_size == 9 and space == tw.Space(C=tw.LogUniform(1e-2, 10, n=3), penalty=["l1", "l2", None])
     with pytest.raises(ValueError, match="C: LogUniform low=0"):
         Space.free(C=tw.LogUniform(0, 10))
     with pytest.raises(ValueError, match="penalty: Choice value"):

@@ -25,6 +25,12 @@ MINIMIZED_SUFFIXES = ("loss", "mse", "mae", "seconds", "params")
 BUILT_IN_METRICS = {"classification": ("val_accuracy", "val_f1", "val_recall", "val_loss", "train_loss"),
                     "regression": ("val_loss", "val_mse", "val_mae", "val_r2", "train_loss")}
 DEFAULT_METRIC = {"classification": "val_accuracy", "regression": "val_loss"}
+# A training function's metric names whose direction is inferred from a word of the name (its last
+# one first: ``val_top1_acc`` is maximized, ``recon_loss`` minimized); any other name needs direction=.
+MAXIMIZED_WORDS = ("accuracy", "acc", "f1", "auc", "auroc", "auprc", "r2", "precision", "recall", "score",
+                   "iou", "dice", "bleu", "rouge", "map", "reward", "return", "elbo")
+MINIMIZED_WORDS = ("loss", "error", "err", "mse", "mae", "rmse", "nll", "perplexity", "ppl", "wer", "cer",
+                   "kl", "seconds", "params")
 # Objectives that are not history metrics: a trial's model size and its training time (both minimized).
 COST_OBJECTIVES = ("params", "seconds")
 
@@ -32,6 +38,16 @@ COST_OBJECTIVES = ("params", "seconds")
 def is_finite_number(value: Any) -> bool:
     """True for an int or float (not a bool) that is neither NaN nor infinite."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def inferred_direction(metric: str) -> str | None:
+    """"maximize" or "minimize" from the words of ``metric`` (the last word first), or None."""
+    for word in reversed(metric.lower().replace("-", "_").split("_")):
+        if word in MINIMIZED_WORDS:
+            return "minimize"
+        if word in MAXIMIZED_WORDS:
+            return "maximize"
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +82,18 @@ class Objective:
         if objective.metric not in allowed:
             raise ValueError(f"metric={objective.metric!r} is not allowed for {task}: must be one of {allowed}")
         return objective
+
+    @classmethod
+    def named(cls, metric: str, direction: str | None = None) -> "Objective":
+        """The objective of a training function's run or sweep: any name it reports. Without
+        ``direction`` it is inferred from a word of the name (loss, error: minimize; accuracy, f1:
+        maximize) and asked for when no word says."""
+        if direction is None and isinstance(metric, str) and metric:
+            direction = inferred_direction(metric)
+            if direction is None:
+                raise ValueError(f"metric={metric!r} needs direction='maximize' or 'minimize': its direction is "
+                                 f"inferred only from names such as val_loss, error, accuracy or f1")
+        return cls(metric, direction)
 
     @property
     def maximize(self) -> bool:

@@ -1,8 +1,8 @@
 """Search spaces: which hyperparameters a sweep varies, and over what values.
 
-A ``Space`` is a plain, validated value object (stdlib only): it checks every dimension against the
-``FIELDS`` table, so a bad range fails before any trial with the same wording as ``HParams``, and it
-can list its grid. Turning it into Optuna distributions is the sweep layer's job.
+A ``Space`` is a plain, validated value object (stdlib only): it checks every dimension, and
+``check_fields`` checks it against the ``FIELDS`` table for the built-in trainer, so a bad range fails
+before any trial with the same wording as ``HParams``; it can list its grid. Turning it into Optuna distributions is the sweep layer's job.
 
 Example::
 
@@ -184,32 +184,40 @@ KINDS = {"Uniform": Uniform, "LogUniform": LogUniform, "IntRange": IntRange, "Ch
 
 
 class Space:
-    """Named dimensions over ``HParams`` fields; fields left out come from the sweep's base ``HParams``.
+    """Named dimensions of any names; what a sweep searches. Names the space leaves out come from
+    the sweep's ``base``.
 
-    A plain list is taken as a ``Choice``. ``Space.free(...)`` builds a space over names that are not
-    ``HParams`` fields (a scikit-learn estimator's parameters): each dimension is still checked, but
-    not against ``FIELDS``.
+    A plain list is taken as a ``Choice``. Each dimension is checked on its own when the space is
+    built; a space for the built-in trainer is checked against the ``HParams`` fields where it is used
+    (``check_fields``: ``tw.sweep(data, ...)``, the sweep panel), so a training function of yours may
+    search any names and values (``kl_weight``, an optimizer tunewidgets does not build).
     """
 
-    def __init__(self, _dims: dict[str, Any] | None = None, *, _checked: bool = True, **dims: Any) -> None:
+    def __init__(self, _dims: dict[str, Any] | None = None, **dims: Any) -> None:
         merged = {**(_dims or {}), **dims}
-        self.checked = _checked
         self.dims: dict[str, Dimension] = {}
         for name, dim in merged.items():
-            if _checked and name not in FIELDS:
-                raise ValueError(f"unknown hyperparameter {name!r} in the space: known are {sorted(FIELDS)}")
             if isinstance(dim, (list, tuple)):
                 dim = Choice(dim)
             if not isinstance(dim, Dimension):
                 raise ValueError(f"{name}={dim!r} is not a dimension: use LogUniform, Uniform, IntRange, "
                                  f"Choice or a list of values")
-            dim.check(name, _checked)
+            dim.check(name, False)
             self.dims[name] = dim
 
     @classmethod
     def free(cls, **dims: Any) -> "Space":
-        """A space over arbitrary parameter names, not checked against ``FIELDS``."""
-        return cls(dims, _checked=False)
+        """A space over arbitrary parameter names (a scikit-learn estimator's): the same as ``Space``."""
+        return cls(dims)
+
+    def check_fields(self) -> "Space":
+        """This space itself, once every name is an ``HParams`` field and every dimension fits its
+        field's kind and allowed values: what the built-in trainer can train."""
+        for name, dim in self.dims.items():
+            if name not in FIELDS:
+                raise ValueError(f"unknown hyperparameter {name!r} in the space: known are {sorted(FIELDS)}")
+            dim.check(name, True)
+        return self
 
     @property
     def names(self) -> list[str]:
@@ -230,7 +238,7 @@ class Space:
         return math.prod(dim.size() for dim in self.dims.values())
 
     def to_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "dims": {name: dim.to_dict() for name, dim in self.dims.items()}}
+        return {"dims": {name: dim.to_dict() for name, dim in self.dims.items()}}
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> "Space":
@@ -239,7 +247,7 @@ class Space:
             spec = dict(spec)
             kind = KINDS[spec.pop("kind")]
             dims[name] = kind(spec["values"]) if kind is Choice else kind(**spec)
-        return cls(dims, _checked=value.get("checked", True))
+        return cls(dims)  # an older file's "checked" flag is not needed: a stored space was checked
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict())

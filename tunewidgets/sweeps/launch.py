@@ -7,14 +7,17 @@ costs nothing.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import optuna
 
 from ..engine.checks import check_metrics, require_data
 from ..engine.data import Data
+from ..engine.fit_trainer import check_fit
 from ..hparams import as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
@@ -22,7 +25,8 @@ from .executors import make_executor
 from .protocol import Trial
 from .results import SWEEP_ATTR
 from .resume import DEFAULT_TRIALS
-from .spec import TORCH, SweepSpec
+from .fit_trial import ONLY_BUILT_IN, FitTrial
+from .spec import FIT, TORCH, SweepSpec
 from .storage import mask_url, open_storage, scrub
 from .strategies import make_pruner, make_sampler, strategy_name
 from .study import Sweep, check_n_trials
@@ -63,13 +67,14 @@ def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n
     return sw.start(background) if start else sw
 
 
-def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
+def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
           base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
           storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
           direction: str | None = None, metrics: dict[str, Callable] | None = None, background: bool = False,
           group_size: int | str | None = None, start: bool = True, quiet: bool = False,
           objectives: list[Any] | None = None) -> Sweep:
-    """Search hyperparameters of a torch model on ``data``; return the ``Sweep``.
+    """Search hyperparameters of a torch model on ``data``, or of your own training function
+    ``fit(p, report)``; return the ``Sweep``.
 
     ``strategy``: "grid", "random", "bayes" (TPE) or "gp". ``n_trials`` defaults to the whole grid,
     else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
@@ -84,19 +89,31 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
     the sweep before its first trial (subscribe to ``sweep.events``, then ``sweep.start()``);
     ``quiet=True`` keeps Optuna's per-trial log lines out while it runs.
 
+    A training function's space and ``base`` (a dict) take any names; ``metric`` is any name it
+    reports (default val_loss), its direction inferred for names like loss, error, accuracy or f1
+    and asked for otherwise. Every executor but "batched" runs it.
+
     Example::
 
         space = tw.Space(lr=tw.LogUniform(1e-4, 1e-1), layers=tw.IntRange(1, 3))
         sw = tw.sweep(data, space, strategy="grid", base=tw.HParams(epochs=10))
         sw.table().head()
+
+        sw = tw.sweep(fit, tw.Space(lr=tw.LogUniform(1e-4, 1e-1)), base={"epochs": 10}, metric="val_f1")
     """
-    require_data(data)
     space = Space(**space) if isinstance(space, dict) else space
     if not isinstance(space, Space):
         raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
+    if is_training_function(data):
+        return sweep_fit(data, space, base, metric, direction, objectives, metrics, group_size, executor, pruner,
+                         seed, dict(strategy=strategy, n_trials=n_trials, storage=storage, name=name,
+                                    background=background, start=start, quiet=quiet))
+    require_data(data)
+    space.check_fields()
     base = as_hparams(base)
     metrics = check_metrics(metrics)
-    chosen = Objectives.of(objectives_of(data, metric, direction, metrics, objectives, pruner))
+    chosen = Objectives.of(objectives_of(lambda m, d: Objective.for_task(data.task, m, d, metrics),
+                                         metric, direction, objectives, pruner))
     spec = SweepSpec(space, chosen, TORCH, seed=seed, base=base, stored_base=SweepSpec.storable_base(base),
                      data=data.name, task=data.task, metrics=sorted(metrics))
     return launch(TorchTrial(data, metrics), spec, strategy=strategy, pruner=pruner,
@@ -104,12 +121,55 @@ def sweep(data: Data, space: Space | dict, strategy: Any = "random", n_trials: i
                   background=background, start=start, quiet=quiet)
 
 
-def objectives_of(data: Data, metric: str | None, direction: str | None, metrics: dict[str, Callable],
+def sweep_fit(fit: Callable, space: Space, base: Any, metric: str | None, direction: str | None,
+              objectives: list[Any] | None, metrics: Any, group_size: Any, executor: Any, pruner: Any,
+              seed: int | None, plan: dict[str, Any]) -> Sweep:
+    """``tw.sweep`` of a training function: its base values checked, its objectives by any name."""
+    check_fit(fit)
+    if metrics is not None:
+        raise ValueError("metrics= adds metrics to the built-in trainer: a training function reports its own "
+                         "with report.epoch(name=value)")
+    if executor == "batched" or group_size is not None:
+        raise ValueError(ONLY_BUILT_IN)
+    stored = fit_base(base)
+    chosen = Objectives.of(objectives_of(lambda m, d: Objective.named(m or "val_loss", d), metric, direction,
+                                         objectives, pruner))
+    spec = SweepSpec(space, chosen, FIT, seed=seed, base=stored, stored_base=stored,
+                     data=getattr(fit, "__name__", "fit"))
+    return launch(FitTrial(fit, chosen), spec, pruner=pruner, executor=executor, **plan)
+
+
+def is_training_function(target: Any) -> bool:
+    """True for a training function of yours (what ``tw.sweep`` and the panels take besides data)."""
+    return callable(target) and not isinstance(target, Data)
+
+
+def fit_base(base: Any) -> dict[str, Any]:
+    """A training function's base values as a plain dict of JSON values (what storage keeps and every
+    executor ships); a ``ValueError`` names a value that is not one."""
+    if base is None:
+        return {}
+    if not isinstance(base, Mapping):
+        raise ValueError(f"base={base!r} is not allowed: give a training function's fixed values as a dict, "
+                         f"e.g. base={{'epochs': 10, 'hidden': 64}}")
+    for key, value in base.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"base key {key!r} is not allowed: names are identifiers, read as p.<name>")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"base[{key!r}]={value!r} is not allowed: a swept value must be a number, string, bool, "
+                             f"None or a list of them (it is stored and sent to workers); give objects such as "
+                             f"data loaders to the function itself") from None
+    return dict(base)
+
+
+def objectives_of(make: Callable[[str | None, str | None], Objective], metric: str | None, direction: str | None,
                   objectives: list[Any] | None, pruner: Any) -> list[Objective]:
     """The sweep's objectives: ``metric`` (one), or ``objectives`` (names, ``(name, direction)`` pairs,
-    or ``tw.Objective``s), each checked against the task's history columns."""
+    or ``tw.Objective``s), each made (and checked) by ``make(name, direction)``."""
     if objectives is None:
-        found = [Objective.for_task(data.task, metric, direction, metrics)]
+        found = [make(metric, direction)]
         conflict = pruner_conflict([found[0].metric], pruner)
         if conflict:
             raise ValueError(f"{conflict}; leave pruner=None")
@@ -129,7 +189,7 @@ def objectives_of(data: Data, metric: str | None, direction: str | None, metrics
         else:
             raise ValueError(f"objectives[{index}]={item!r} is not allowed: each objective is a metric name such as "
                              f"'val_accuracy', a (name, direction) pair or a tw.Objective")
-        found.append(Objective.for_task(data.task, name, way, metrics))
+        found.append(make(name, way))
     if len({o.metric for o in found}) != len(found):
         raise ValueError(f"objectives={[o.metric for o in found]} name the same metric twice")
     conflict = pruner_conflict([o.metric for o in found], pruner)

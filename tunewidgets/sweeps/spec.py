@@ -17,6 +17,7 @@ from ..space import Space
 
 TORCH = "torch"  # tw.sweep: torch models built from HParams
 ESTIMATOR = "sklearn"  # tw.sweep_estimator: a scikit-learn estimator, cross-validated
+FIT = "fit"  # tw.sweep(fit, ...): a training function of yours, fit(p, report)
 
 
 @dataclass
@@ -30,9 +31,10 @@ class SweepSpec:
     pruner: str | None = None
     seed: int | None = None
     n_trials: int = 0  # planned so far, over every start and resume
-    base: HParams | None = None  # torch: the fields the space leaves out; None when a factory built the model
-    stored_base: dict[str, Any] = field(default_factory=dict)  # torch: ``base`` as stored (a factory by name)
-    data: str | None = None  # torch: the data's name and task, checked when a resume brings data again
+    # torch: the fields the space leaves out (None when a factory built the model); a fit: a dict of values
+    base: HParams | dict[str, Any] | None = None
+    stored_base: dict[str, Any] = field(default_factory=dict)  # ``base`` as stored (a factory by name)
+    data: str | None = None  # torch: the data's name and task, checked when a resume brings data again; a fit's name
     task: str | None = None
     metrics: list[str] = field(default_factory=list)  # torch: names of the user's own validation metrics
     about: dict[str, str] = field(default_factory=dict)  # an estimator sweep: estimator, cv, scoring in words
@@ -42,14 +44,37 @@ class SweepSpec:
         return self.trains == TORCH
 
     @property
-    def max_epochs(self) -> int:
-        """The most epochs any trial trains (what Hyperband's brackets span); 1 for an estimator."""
-        if not self.trains_torch:
+    def trains_fit(self) -> bool:
+        return self.trains == FIT
+
+    @property
+    def max_epochs(self) -> int | None:
+        """The most epochs any trial trains (what Hyperband's brackets span); 1 for an estimator; None
+        for a training function without an ``epochs`` value (Hyperband then learns it)."""
+        if self.trains == ESTIMATOR:
             return 1
         dim = self.space.dims.get("epochs")
         if dim is not None:
             return max(dim.grid())
+        if self.trains_fit:
+            epochs = self.stored_base.get("epochs")
+            return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 else None
         return self.base.epochs if self.base is not None else int(self.stored_base["epochs"])
+
+    def full_params(self, params: dict[str, Any]) -> HParams | dict[str, Any]:
+        """A trial's values of the space with the base's: an ``HParams`` for the built-in trainer, a
+        dict for a training function (what ``tw.train(fit, ...)`` takes), the values alone for an
+        estimator or a factory sweep loaded without its base."""
+        if isinstance(self.base, HParams):
+            return self.base.replace(**params)
+        if self.trains_fit:
+            return {**self.stored_base, **params}
+        return dict(params)
+
+    def job_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """What a trial is given: ``full_params`` as a plain dict."""
+        full = self.full_params(params)
+        return full.to_dict() if isinstance(full, HParams) else full
 
     @staticmethod
     def storable_base(base: HParams) -> dict[str, Any]:
@@ -65,6 +90,8 @@ class SweepSpec:
                 "strategy": self.strategy, "pruner": self.pruner, "seed": self.seed, "n_trials": self.n_trials}
         if self.trains_torch:
             attr.update(base=self.stored_base, data=self.data, task=self.task, metrics=list(self.metrics))
+        elif self.trains_fit:
+            attr.update(base=self.stored_base, data=self.data)
         return {**attr, **self.about}
 
     @classmethod
@@ -77,6 +104,8 @@ class SweepSpec:
                  "base", "data", "task", "metrics"}
         stored_base = attr.get("base") or {}
         base = HParams.from_dict(stored_base) if trains == TORCH and stored_base.get("model") in MODELS else None
+        if trains == FIT:
+            base = dict(stored_base)
         return cls(space=Space.from_dict(attr["space"]), objectives=Objectives.from_dicts(stored), trains=trains,
                    strategy=attr.get("strategy", "random"), pruner=attr.get("pruner"), seed=attr.get("seed"),
                    n_trials=int(attr.get("n_trials") or 0), base=base, stored_base=stored_base,

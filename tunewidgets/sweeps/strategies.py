@@ -64,9 +64,10 @@ def make_sampler(strategy: Any, space: Space, seed: int | None) -> optuna.sample
     raise ValueError(f"strategy={strategy!r} is not allowed: must be one of {STRATEGIES} or an Optuna sampler")
 
 
-def make_pruner(pruner: Any, max_epochs: int) -> optuna.pruners.BasePruner:
+def make_pruner(pruner: Any, max_epochs: int | None) -> optuna.pruners.BasePruner:
     """None (no pruning), ``"median"``, ``"halving"`` (successive halving), ``"hyperband"``, or a pruner
-    instance. Steps are epochs; ``max_epochs`` bounds Hyperband's brackets."""
+    instance. Steps are epochs; ``max_epochs`` bounds Hyperband's brackets (None: Optuna finds it from
+    the first trials that finish)."""
     if isinstance(pruner, optuna.pruners.BasePruner):
         return pruner
     if pruner is None or pruner == "none":
@@ -76,7 +77,8 @@ def make_pruner(pruner: Any, max_epochs: int) -> optuna.pruners.BasePruner:
     if pruner == "halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
     if pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max(1, max_epochs), reduction_factor=3)
+        top = "auto" if max_epochs is None else max(1, max_epochs)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=top, reduction_factor=3)
     raise ValueError(f"pruner={pruner!r} is not allowed: must be one of {PRUNERS} or an Optuna pruner")
 
 

@@ -16,7 +16,6 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from ..engine.checks import require_data
 from ..engine.data import Data
 from ..engine.device import free_idle_thread_team
 from ..guards import require_count
@@ -29,11 +28,10 @@ from .executors import make_executor
 from .protocol import Executor, Trial, start_note
 from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
                       record_from_trial, results_table)
-from .resume import interrupted_to_rerun, resume_base, trials_to_run
+from .resume import interrupted_to_rerun, missing_for_resume, resume_base, trial_to_resume, trials_to_run
 from .storage import Heartbeat, fail_stale_trials, heartbeat_enabled
 from .strategies import PRUNERS, STRATEGIES, distributions, make_pruner, make_sampler
 from .spec import SweepSpec
-from .trials import TorchTrial
 
 DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
 
@@ -146,12 +144,13 @@ class Sweep(HasObjective):
                 self.status = "paused"
 
     def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
-               background: bool = False, metrics: dict | None = None, base: Any = None) -> "Sweep":
+               background: bool = False, metrics: dict | None = None, base: Any = None,
+               fit: Any = None) -> "Sweep":
         """Carry on a paused sweep; or, on an ended one, run more trials: the rest of the plan unless
         ``n_trials`` says otherwise (a grid: the points not tried yet). Trials whose process died are run
         again first, with the same hyperparameters. A sweep loaded from storage needs ``data`` again
         (``metrics`` when it optimizes a custom one, ``base`` when its model was a factory, which cannot
-        be stored). Returns ``self``."""
+        be stored); a sweep of a training function needs ``fit`` again. Returns ``self``."""
         with self._status_lock:
             if self.status == "paused":
                 self.status = "running"
@@ -160,12 +159,9 @@ class Sweep(HasObjective):
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
         base = resume_base(self.spec, base)
-        train_trial = self._torch_trial(data, metrics) if data is not None else self.train_trial
+        train_trial = trial_to_resume(self.spec, data, metrics, fit) or self.train_trial
         if train_trial is None:
-            if not self.spec.trains_torch:
-                raise ValueError("an estimator sweep loaded from storage cannot be resumed: run "
-                                 "tw.sweep_estimator again (with the same storage and a new name)")
-            raise ValueError("this sweep was loaded from storage: pass data= (the same tw.Data) to resume it")
+            raise ValueError(missing_for_resume(self.spec))
         if executor is not None:
             self.executor = make_executor(executor)
         self.spec.base, self.train_trial = base, train_trial
@@ -191,18 +187,6 @@ class Sweep(HasObjective):
             note_rerun(records, trial)
         with self.book.lock:
             self.book.records = records
-
-    def _torch_trial(self, data: Data, metrics: dict | None) -> TorchTrial:
-        if not self.spec.trains_torch:
-            raise ValueError("data= only applies to sweeps of torch models")
-        require_data(data)
-        if self.spec.task not in (None, data.task):
-            raise ValueError(f"the data is {data.task}, the sweep was {self.spec.task}: resume it with data "
-                             f"of the same task")
-        metrics = dict(metrics or {})
-        for objective in self.objectives:  # the same checks as tw.sweep (a custom metric needs metrics=)
-            Objective.for_task(data.task, objective.metric, objective.direction, metrics)
-        return TorchTrial(data, metrics)
 
     def _run(self, executor: Executor, n_trials: int, background: bool) -> "Sweep":
         """Open the executor (here, so errors surface before any trial; in the sweep's thread when it
@@ -266,7 +250,7 @@ class Sweep(HasObjective):
                     logs.quiet_end()
 
     def _job_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        return dict(params) if self.base is None else self.base.replace(**params).to_dict()
+        return self.spec.job_params(params)
 
     def stop(self) -> None:
         """Start no more trials and stop the running ones within an epoch; finished trials stay.
@@ -332,8 +316,7 @@ class Sweep(HasObjective):
                              "'params'])")
         table = self.table()
         params = {r.number: r.params for r in self.records()}
-        return [params[int(t)] if self.base is None else self.base.replace(**params[int(t)])
-                for t in table.loc[table["pareto"], "trial"]]
+        return [self.spec.full_params(params[int(t)]) for t in table.loc[table["pareto"], "trial"]]
 
     @property
     def best_trial(self) -> TrialRecord | None:
@@ -350,9 +333,7 @@ class Sweep(HasObjective):
     def best(self) -> HParams | dict[str, Any] | None:
         """The best complete trial's ``HParams`` (estimator sweeps: its parameters), or None."""
         params = self.best_params
-        if params is None or self.base is None:
-            return params
-        return self.base.replace(**params)
+        return None if params is None else self.spec.full_params(params)
 
     @property
     def best_value(self) -> float | None:

@@ -63,13 +63,7 @@ class TorchTrial(Trial):
         return run
 
     def __call__(self, number: int, params: dict[str, Any], channel: Channel) -> TrialResult:
-        started = time.perf_counter()
-        try:
-            run = self.new_run(number, params, [ReportEpochs(number, channel)])
-            run.start()
-        except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
-            return TrialResult.failed(e, started)
-        return trial_result(run, started)
+        return train_alone(self.new_run, number, params, channel)[1]
 
     # ---- training as a group (the batched executor) --------------------------------------------
     def plan_group(self, params: list[dict[str, Any]]) -> tuple[list[int], str]:
@@ -106,6 +100,19 @@ def _valid_hparams(params: dict[str, Any]) -> bool:
         return True
     except ValueError:
         return False
+
+
+def train_alone(new_run: Callable[..., Run], number: int, params: dict[str, Any],
+                channel: Channel) -> tuple[Run | None, TrialResult]:
+    """Build trial ``number``'s run with ``new_run`` and train it, each epoch sent through ``channel``:
+    the run and its result, or no run and a failed result when it cannot be built (bad values)."""
+    started = time.perf_counter()
+    try:
+        run = new_run(number, params, [ReportEpochs(number, channel)])
+        run.start()
+    except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
+        return None, TrialResult.failed(e, started)
+    return run, trial_result(run, started)
 
 
 def trial_result(run: Run, started: float) -> TrialResult:

@@ -109,7 +109,7 @@ class DimensionRow(widgets.HBox):
             dim = IntRange(v["low"], v["high"], self.step)
         else:
             dim = self.kind(v["low"], v["high"], v["n"])
-        Space(**{self.name: dim})  # the same checks (and words) as a Space written in code
+        Space(**{self.name: dim}).check_fields()  # the same checks (and words) as tw.sweep(data, space)
         return dim
 
     def set_dimension(self, dim: Dimension, included: bool = True) -> None:

@@ -26,6 +26,9 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     fit_sweep = namespace["fit_sweep"]  # the same function swept
     assert len(fit_sweep.table()) == 6 and fit_sweep.best_value > 0.9
     assert set(fit_sweep.best) == {"lr", "hidden", "dropout", "batch_size", "epochs"}
+    fit_panel = namespace["fit_panel"]  # its controls come from the space
+    assert list(fit_panel.controls.fields) == ["lr", "hidden", "dropout"]
+    assert fit_panel.buttons["find_lr"].disabled and namespace["fit_sweep_panel"].train_panel is fit_panel
 
 
 def test_every_local_link_and_image_exists():

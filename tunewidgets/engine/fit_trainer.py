@@ -14,6 +14,7 @@ from torch import nn
 
 from ..hparams import check_field
 from ..objective import Objective
+from .data import Data
 from .params import Params
 from .report import Report, StopTraining
 from .trainers import Trainer
@@ -22,6 +23,12 @@ WATCHED_KNOBS = ("lr", "momentum", "weight_decay", "dropout")  # what report.wat
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
+
+
+def is_training_function(target: Any) -> bool:
+    """True for a training function of yours (what ``tw.sweep`` and the panels take besides a ``tw.Data``);
+    not a class or a model, which are callable too."""
+    return callable(target) and not isinstance(target, (type, nn.Module, Data, Trainer))
 
 
 def check_fit(fit: Any) -> Callable:
@@ -45,10 +52,14 @@ class FitTrainer(Trainer):
 
     def __init__(self, fit: Callable, metric: str | None = None, direction: str | None = None) -> None:
         self.fit = check_fit(fit)
-        self.objective = Objective(metric or "val_loss", direction)
+        self.objective = Objective.named(metric or "val_loss", direction)
         self.forks_because_not = (f"{self.name} is a training function of yours: tunewidgets cannot restart it "
                                   f"from a run's weights; train a new run with the values you want")
         self.report: Report | None = None  # while it trains
+
+    def again(self) -> "FitTrainer":
+        """A trainer of the same function and objective, for another run (a stored one read back)."""
+        return FitTrainer(self.fit, self.objective.metric, self.objective.direction)
 
     @property
     def name(self) -> str:

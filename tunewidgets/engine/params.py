@@ -14,12 +14,33 @@ Example::
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 from typing import Any, Iterator
 
 
 TAKEN = ("get", "items", "keys", "values", "replace", "to_dict", "of", "reading")  # p.<name> is a method
+
+
+def plain_values(values: Any, what: str = "base") -> dict[str, Any]:
+    """``values`` as a dict of plain JSON values (what a sweep stores and ships to workers, what a runs
+    file keeps); a ``ValueError`` names ``what`` and the value that is not one."""
+    if values is None:
+        return {}
+    if not isinstance(values, Mapping):
+        raise ValueError(f"{what}={values!r} is not allowed: give a training function's fixed values as a dict, "
+                         f"e.g. {what}={{'epochs': 10, 'hidden': 64}}")
+    for key, value in values.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"{what} key {key!r} is not allowed: names are identifiers, read as p.<name>")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"{what}[{key!r}]={value!r} is not allowed: a tuned value must be a number, string, "
+                             f"bool, None or a list of them (it is stored and sent to workers); give objects such "
+                             f"as data loaders to the function itself") from None
+    return dict(values)
 
 
 class Params(Mapping):

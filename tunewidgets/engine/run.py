@@ -103,7 +103,7 @@ class Run(HasObjective):
         self.trainer.check(self)
 
     @classmethod
-    def restored(cls, data: Data, hparams: HParams, *, run_id: str, name: str, status: str,
+    def restored(cls, data: Any, hparams: HParams | dict[str, Any], *, run_id: str, name: str, status: str,
                  rows: list[dict[str, Any]], parent: "Run | None" = None, first_epoch: int = 0,
                  started: float | None = None, ended: float | None = None, error: str | None = None) -> "Run":
         """A finished run read back from storage (``RunStore``): its history, status and parent; no model."""

@@ -22,6 +22,7 @@ from ..urls import mask_url
 from .callbacks import Callback
 from .data import Data
 from .export import strict_json
+from .fit_trainer import FitTrainer
 from .run import Run
 
 SCHEMA = """
@@ -141,11 +142,11 @@ class RunStore:
                 raise
         return name
 
-    def load(self, data: Data, factories: dict[str, Callable] | None = None) -> list[Run]:
-        """The runs stored for ``data``, oldest first, finished and with their histories (no weights).
-        A model factory cannot be stored: pass it in ``factories`` by name, or its runs get a stand-in
-        that says so when used. Runs of other data, and rows that cannot be read, are left in the file
-        and listed in ``skipped``."""
+    def load(self, target: Data | FitTrainer, factories: dict[str, Callable] | None = None) -> list[Run]:
+        """The runs stored for ``target`` (a ``tw.Data``, or the trainer of a training function of yours),
+        oldest first, finished and with their histories (no weights). A model factory cannot be stored:
+        pass it in ``factories`` by name, or its runs get a stand-in that says so when used. Runs of other
+        data or functions, and rows that cannot be read, are left in the file and listed in ``skipped``."""
         with self._lock:
             runs = self._db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM runs ORDER BY started").fetchall()
             epochs = self._db.execute("SELECT run, epoch, row FROM epochs ORDER BY run, epoch").fetchall()
@@ -153,26 +154,24 @@ class RunStore:
         for run_id, _epoch, row in epochs:
             rows.setdefault(run_id, []).append(row)
         loaded: dict[str, Run] = {}
-        self.skipped, other_data, of_functions = [], 0, 0
+        wanted = {"fit": target.name} if isinstance(target, FitTrainer) else target.signature
+        self.skipped, others = [], {"data": 0, "fit": 0}
         for record in runs:
             stored = dict(zip(RUN_COLUMNS, record))
             trained_on = stored_signature(stored["data"])
-            if trained_on is not None and "fit" in trained_on:
-                of_functions += 1
-                continue
-            if stored["data"] is not None and trained_on != data.signature:
-                other_data += 1
+            if trained_on is not None and trained_on != wanted or trained_on is None and "fit" in wanted:
+                others["fit" if trained_on and "fit" in trained_on else "data"] += 1
                 continue
             try:
-                loaded[stored["id"]] = restore(data, stored, rows.get(stored["id"], []), loaded, factories or {})
+                loaded[stored["id"]] = restore(target, stored, rows.get(stored["id"], []), loaded, factories or {})
             except (ValueError, TypeError, KeyError, AttributeError) as e:  # json.JSONDecodeError is a ValueError
                 self.skipped.append(f"{stored['name']!r} was skipped: its stored row cannot be read ({e})")
-        if of_functions:
-            self.skipped.append(f"{of_functions} run(s) of training functions of yours are kept in the file, "
-                                f"not shown")
-        if other_data:
-            self.skipped.append(f"{other_data} run(s) trained on other data than {data.name!r} are kept in the "
-                                f"file, not shown")
+        if others["fit"]:
+            which = "other training functions" if isinstance(target, FitTrainer) else "training functions of yours"
+            self.skipped.append(f"{others['fit']} run(s) of {which} are kept in the file, not shown")
+        if others["data"]:
+            shown = f"data than {target.name!r}" if isinstance(target, Data) else "data"
+            self.skipped.append(f"{others['data']} run(s) trained on other {shown} are kept in the file, not shown")
         return list(loaded.values())
 
     def close(self) -> None:
@@ -192,12 +191,18 @@ def stored_signature(stored: str | None) -> dict | None:
     return signature if isinstance(signature, dict) else {}
 
 
-def restore(data: Data, stored: dict[str, Any], rows: list[str], loaded: dict[str, Run],
+def restore(target: Data | FitTrainer, stored: dict[str, Any], rows: list[str], loaded: dict[str, Run],
             factories: dict[str, Callable]) -> Run:
     """One stored run as a finished ``Run`` (its parent among ``loaded``); raises on a damaged row."""
     values = json.loads(stored["hparams"])
-    if values["model"] not in MODELS:
-        values["model"] = factories.get(values["model"]) or missing_factory(values["model"])
+    if not isinstance(values, dict):
+        raise ValueError(f"its values are {values!r}, not a dict")
+    if isinstance(target, FitTrainer):
+        target, hparams = target.again(), values
+    else:
+        if values["model"] not in MODELS:
+            values["model"] = factories.get(values["model"]) or missing_factory(values["model"])
+        hparams = HParams.from_dict(values)
     status, error = stored["status"], stored["error"]
     if status == "running":  # its kernel ended while it trained
         status, error = "stopped", "the kernel ended while this run trained; its finished epochs are kept"
@@ -206,7 +211,7 @@ def restore(data: Data, stored: dict[str, Any], rows: list[str], loaded: dict[st
             raise ValueError(f"its {key} time is {stored[key]!r}, not a number")
     if not isinstance(stored["first_epoch"], int) or not isinstance(stored["name"], str):
         raise ValueError("its name or first epoch is missing")
-    return Run.restored(data, HParams.from_dict(values), run_id=stored["id"], name=stored["name"], status=status,
+    return Run.restored(target, hparams, run_id=stored["id"], name=stored["name"], status=status,
                         rows=[stored_epoch(row) for row in rows], parent=loaded.get(stored["parent"]),
                         first_epoch=stored["first_epoch"], started=stored["started"], ended=stored["ended"],
                         error=error)

@@ -25,7 +25,8 @@ def train(data: Data | Callable, hparams: HParams | dict | None = None, *, backg
     thread trains. Keyword overrides change single values: ``tw.train(data, hp, lr=0.01)``.
     ``metrics`` adds validation metrics of your own to the built-in trainer, ``{name: fn(outputs,
     targets) -> float}``, as ``val_<name>`` history columns. ``metric`` (and ``direction``) says
-    which history column ``run.best_metric`` reads (a training function's default: ``val_loss``).
+    which history column ``run.best_metric`` reads (a training function's default: ``val_loss``; the
+    direction is inferred from names such as loss, error, accuracy or f1, and asked for otherwise).
 
     Example::
 

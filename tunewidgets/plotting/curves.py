@@ -107,6 +107,11 @@ class LiveCurves:
         return Slot(i, color, epochs, batches, items, loss_renderers + metric_renderers)
 
     # ---- runs ------------------------------------------------------------------------------------
+    def set_metric_label(self, label: str) -> None:
+        """Name the metric figure's values (a training function's first reported metric)."""
+        with self.lock:
+            self.metric_figure.title.text = self.metric_figure.yaxis.axis_label = label
+
     def add_run(self, run_id: str, label: str) -> Slot:
         """Give ``run_id`` the next slot (the oldest run's, once all are taken), emptied and labelled."""
         with self.lock:

@@ -7,17 +7,16 @@ costs nothing.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
-from collections.abc import Mapping
 from typing import Any, Callable
 
 import optuna
 
 from ..engine.checks import check_metrics, require_data
 from ..engine.data import Data
-from ..engine.fit_trainer import check_fit
+from ..engine.fit_trainer import check_fit, is_training_function
+from ..engine.params import plain_values
 from ..hparams import as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
@@ -131,37 +130,12 @@ def sweep_fit(fit: Callable, space: Space, base: Any, metric: str | None, direct
                          "with report.epoch(name=value)")
     if executor == "batched" or group_size is not None:
         raise ValueError(ONLY_BUILT_IN)
-    stored = fit_base(base)
+    stored = plain_values(base)
     chosen = Objectives.of(objectives_of(lambda m, d: Objective.named(m or "val_loss", d), metric, direction,
                                          objectives, pruner))
     spec = SweepSpec(space, chosen, FIT, seed=seed, base=stored, stored_base=stored,
                      data=getattr(fit, "__name__", "fit"))
     return launch(FitTrial(fit, chosen), spec, pruner=pruner, executor=executor, **plan)
-
-
-def is_training_function(target: Any) -> bool:
-    """True for a training function of yours (what ``tw.sweep`` and the panels take besides data)."""
-    return callable(target) and not isinstance(target, Data)
-
-
-def fit_base(base: Any) -> dict[str, Any]:
-    """A training function's base values as a plain dict of JSON values (what storage keeps and every
-    executor ships); a ``ValueError`` names a value that is not one."""
-    if base is None:
-        return {}
-    if not isinstance(base, Mapping):
-        raise ValueError(f"base={base!r} is not allowed: give a training function's fixed values as a dict, "
-                         f"e.g. base={{'epochs': 10, 'hidden': 64}}")
-    for key, value in base.items():
-        if not isinstance(key, str) or not key.isidentifier():
-            raise ValueError(f"base key {key!r} is not allowed: names are identifiers, read as p.<name>")
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError):
-            raise ValueError(f"base[{key!r}]={value!r} is not allowed: a swept value must be a number, string, bool, "
-                             f"None or a list of them (it is stored and sent to workers); give objects such as "
-                             f"data loaders to the function itself") from None
-    return dict(base)
 
 
 def objectives_of(make: Callable[[str | None, str | None], Objective], metric: str | None, direction: str | None,
@@ -214,8 +188,8 @@ def pruner_conflict(metrics: list[str], pruner: Any) -> str | None:
 
 
 def load_sweep(storage: Any, name: str | None = None, executor: Any = "thread") -> Sweep:
-    """A sweep kept in ``storage``: the same table, curves and best; ``.resume(data=...)`` runs the
-    rest of its plan (trials whose process died first). Trials left running by a process that died
+    """A sweep kept in ``storage``: the same table, curves and best; ``.resume(data=...)`` (a sweep of a
+    training function: ``.resume(fit=...)``) runs the rest of its plan (trials whose process died first). Trials left running by a process that died
     show as ``interrupted``.
 
     ``name`` may be left out when the storage holds one sweep.

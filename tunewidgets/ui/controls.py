@@ -179,10 +179,3 @@ class HParamsControls(Form):
         finally:
             self._loading = False
         self._on_change()
-
-    def set_value(self, name: str, value: Any) -> None:
-        """Set one field by name (``KeyError`` names the fields shown)."""
-        if name not in self.fields:
-            raise KeyError(f"{name!r} has no control: controls are {sorted(self.fields)}")
-        self.fields[name].value = value
-

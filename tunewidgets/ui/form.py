@@ -41,6 +41,14 @@ class Form(widgets.VBox):
         self.valid = not errors
         self.message.value = error_lines(errors)
 
+    def set_value(self, name: str, value: Any) -> None:
+        """Set one input by name, as a person would (a subclass keeps its inputs in ``fields``);
+        ``KeyError`` names the inputs."""
+        fields = getattr(self, "fields", {})
+        if name not in fields:
+            raise KeyError(f"{name!r} has no control: controls are {sorted(fields)}")
+        fields[name].value = value
+
     def checked(self) -> Any:
         """The validated value; ``ValueError`` with the form's error otherwise."""
         if self.value is None:

@@ -33,13 +33,14 @@ def format_rate(samples_per_sec: float | None) -> str:
     return f"{samples_per_sec:.3g} samples/s"
 
 
-def format_status(device: str, status: str, epoch: int, epochs: int, samples_per_sec: float | None,
+def format_status(device: str, status: str, epoch: int, epochs: int | None, samples_per_sec: float | None,
                   eta_seconds: float | None) -> str:
     """The panel's status line, e.g. ``cpu (2 threads) · epoch 3/20 · 41,000 samples/s · ETA 0:05``.
 
     A status other than 'running' (paused, stopped, failed, ...) is shown instead of the ETA.
     """
-    parts = [device or "device ?", f"epoch {epoch}/{epochs}", format_rate(samples_per_sec)]
+    parts = [device or "device ?", f"epoch {epoch}/{epochs}" if epochs is not None else f"epoch {epoch}",
+             format_rate(samples_per_sec)]
     parts.append(f"ETA {format_eta(eta_seconds)}" if status == "running" else status)
     return SEP.join(parts)
 
@@ -87,6 +88,8 @@ HPARAM_DEFAULTS = HParams().to_dict()
 def hparams_summary(hparams: dict[str, Any]) -> str:
     """A run's hyperparameters in one short line: ``lr 0.003 · batch 64 · epochs 20 · mlp 2x128 · adam ·
     seed 0``, then the fields that differ from their defaults (``dropout 0.2``, ``schedule cosine``)."""
+    if "model" not in hparams or not set(hparams) <= set(HPARAM_DEFAULTS):  # a training function's values
+        return SEP.join(f"{name.replace('_', ' ')} {format_value(value)}" for name, value in hparams.items())
     parts = []
     for name in SUMMARY_FIELDS:
         value = hparams.get(name, HPARAM_DEFAULTS[name])

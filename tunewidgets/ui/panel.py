@@ -15,6 +15,7 @@ from typing import Any, Callable, Iterator
 import ipywidgets as widgets
 
 from ..engine.checks import require_data
+from ..engine.fit_trainer import is_training_function
 from ..engine.threads import train_in_background
 from ..objective import Objective
 from .bokeh_view import BokehView, bokehjs_loader
@@ -42,15 +43,20 @@ class Panel(widgets.VBox):
     PROGRESS_WIDTH = "240px"
 
     def __init__(self, data: Any, rate: float = 10.0, **kwargs: Any) -> None:
-        self.data = require_data(data)
-        self.metric = Objective.default(self.data.task).metric  # what runs and sweeps optimize by default
+        if is_training_function(data):  # a training function of yours: no tw.Data; the subclass sets metric
+            self.data, self.metric = None, "val_loss"
+            about = f"{getattr(data, '__name__', 'fit')} (your training function)"
+        else:
+            self.data = require_data(data)
+            self.metric = Objective.default(self.data.task).metric  # what runs and sweeps optimize by default
+            about = repr(data)
         self.view_lock = threading.RLock()
         self._pump = DisplayPump(self._deliver, self._tick, rate=rate, lock=self.view_lock)
         self.buttons = {spec[0]: self._button(*spec) for spec in self.BUTTONS}
         self.progress = widgets.IntProgress(value=0, min=0, max=1, layout=widgets.Layout(width=self.PROGRESS_WIDTH))
         self.status = widgets.HTML("ready").add_class(self.STATUS_CLASS)
         self.message = widgets.HTML("").add_class(self.MESSAGE_CLASS)
-        self.title = widgets.HTML(f"<b>{type(self).__name__}</b> &middot; {escape(repr(data))}")
+        self.title = widgets.HTML(f"<b>{type(self).__name__}</b> &middot; {escape(about)}")
         self.busy = False  # a button's action runs in the background (``_in_background``)
         self._job: Future | None = None
         super().__init__(**kwargs)
@@ -107,10 +113,11 @@ class Panel(widgets.VBox):
         self.buttons["pause"].description, self.buttons["pause"].icon = ("Resume", "play") if paused else \
             ("Pause", "pause")
 
-    def _show_progress(self, text: str, done: int, total: int, status: str) -> None:
-        """The status line and the bar (``done`` of ``total``, coloured by ``status``)."""
+    def _show_progress(self, text: str, done: int, total: int | None, status: str) -> None:
+        """The status line and the bar (``done`` of ``total``, coloured by ``status``; a training function
+        that counts its own epochs has no total: the bar stays full while it runs)."""
         self.status.value = escape(text)
-        self.progress.max = max(1, total)
+        self.progress.max = max(1, total if total is not None else done)
         self.progress.value = min(done, self.progress.max)
         self.progress.bar_style = BAR_STYLES.get(status, "")
 

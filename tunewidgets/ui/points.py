@@ -20,7 +20,7 @@ def finite_or_nan(x: Any) -> float:
     return x if math.isfinite(x) else float("nan")
 
 
-def split_events(events: list[MetricEvent], metric: str) -> tuple[dict[str, list], dict[str, list], str | None]:
+def split_events(events: list[MetricEvent], metric: str | None) -> tuple[dict[str, list], dict[str, list], str | None]:
     """Turn events into column batches for the curves: ``(epoch_rows, batch_rows, last_status)``.
 
     Batch points sit at the fractional epoch their event carries (``at``); epoch rows carry the train
@@ -44,10 +44,10 @@ def epoch_points(rows: Iterable[dict[str, Any]], metric: str, after: int = 0) ->
     return [p for p in points if p[0] > after]
 
 
-def history_columns(rows: Iterable[dict[str, Any]], metric: str) -> dict[str, list]:
+def history_columns(rows: Iterable[dict[str, Any]], metric: str | None) -> dict[str, list]:
     """History rows as the curves' epoch columns (a stored run's history, a parent's last epoch)."""
     rows = list(rows)
     return {"epoch": [int(r["epoch"]) for r in rows],
-            "train_loss": [finite_or_nan(r.get("train_loss")) for r in rows],
+            "train_loss": [finite_or_nan(r.get("train_loss", r.get("loss"))) for r in rows],  # a fit's: loss
             "val_loss": [finite_or_nan(r.get("val_loss")) for r in rows],
-            "metric": [finite_or_nan(r.get(metric)) for r in rows]}
+            "metric": [finite_or_nan(r.get(metric)) if metric else math.nan for r in rows]}

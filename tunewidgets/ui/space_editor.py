@@ -32,12 +32,15 @@ DEFAULT_DIMS: dict[str, tuple[Dimension, bool]] = {
 KIND_LABELS = {LogUniform: "log range", Uniform: "range", IntRange: "integers", Choice: "choices"}
 
 
-def parse_choices(name: str, text: str) -> list:
-    """``"32, 64, 128"`` -> ``[32, 64, 128]``, typed by the field; ``ValueError`` naming the field."""
-    kind = FIELDS[name].kind if name in FIELDS else str
+def parse_choices(name: str, text: str, kind: type | None = None, fields: bool = True) -> list:
+    """``"32, 64, 128"`` -> ``[32, 64, 128]``, typed by ``kind`` (default: the field's, with ``fields``;
+    else each item as the number, bool or word it reads as); ``ValueError`` naming the field."""
+    kind = kind or (FIELDS[name].kind if fields and name in FIELDS else None)
     items = [t.strip() for t in str(text).split(",") if t.strip()]
     if not items:
         raise ValueError(f"{name}: no choices given: list values separated by commas")
+    if kind is None:
+        return [read_item(item) for item in items]
     values = []
     for item in items:
         try:
@@ -57,6 +60,17 @@ def parse_choices(name: str, text: str) -> list:
     return values
 
 
+def read_item(item: str) -> Any:
+    """A choice typed in a box, as the value it reads as: an int, a float, True/False/None, else the word."""
+    for convert in (int, float):
+        try:
+            return convert(item)
+        except ValueError:
+            pass
+    words = {"true": True, "false": False, "none": None}
+    return words[item.lower()] if item.lower() in words else item.strip("'\"")
+
+
 def format_choices(values: Any) -> str:
     return ", ".join(str(v) for v in values)
 
@@ -64,15 +78,16 @@ def format_choices(values: Any) -> str:
 class DimensionRow(widgets.HBox):
     """One hyperparameter: include it or not, and its range (low, high, grid points) or its choices."""
 
-    def __init__(self, name: str, dim: Dimension, included: bool) -> None:
-        self.name = name
+    def __init__(self, name: str, dim: Dimension, included: bool, fields: bool = True) -> None:
+        self.name, self.fields = name, fields  # fields: the built-in trainer's, checked against FIELDS
         self.kind = type(dim)
         self.include = widgets.Checkbox(value=included, description=name.replace("_", " "), indent=False,
                                         layout=widgets.Layout(width="120px"))
-        rule = FIELDS.get(name)
+        rule = FIELDS.get(name) if fields else None
         self.include.tooltip = f"{name}: {rule.help} ({rule.describe()})" if rule else name
         label = widgets.Label(KIND_LABELS[self.kind], layout=widgets.Layout(width="70px"))
         self.inputs: dict[str, widgets.ValueWidget] = {}
+        self.first_values = tuple(dim.values) if isinstance(dim, Choice) else ()
         if self.kind is Choice:
             self.inputs["values"] = widgets.Text(value=format_choices(dim.values), placeholder="a, b, c",
                                                  layout=widgets.Layout(width="290px"))
@@ -104,12 +119,15 @@ class DimensionRow(widgets.HBox):
         """The row's dimension, checked against the field; ``ValueError`` naming the field otherwise."""
         v = {k: w.value for k, w in self.inputs.items()}
         if self.kind is Choice:
-            dim: Dimension = Choice(parse_choices(self.name, v["values"]))
+            dim: Dimension = Choice(parse_choices(self.name, v["values"], None if self.fields else _kind_of(self),
+                                                  self.fields))
         elif self.kind is IntRange:
             dim = IntRange(v["low"], v["high"], self.step)
         else:
             dim = self.kind(v["low"], v["high"], v["n"])
-        Space(**{self.name: dim}).check_fields()  # the same checks (and words) as tw.sweep(data, space)
+        space = Space(**{self.name: dim})  # the same checks (and words) as tw.sweep(data, space)
+        if self.fields:
+            space.check_fields()
         return dim
 
     def set_dimension(self, dim: Dimension, included: bool = True) -> None:
@@ -138,11 +156,15 @@ class SpaceEditor(Form):
     space = Instance(Space, allow_none=True)
     VALUE_NAME = "space"
 
-    def __init__(self, space: Space | None = None, **kwargs: Any) -> None:
-        dims = {name: (dim, space is None and included) for name, (dim, included) in DEFAULT_DIMS.items()}
+    def __init__(self, space: Space | None = None, fields: bool = True, **kwargs: Any) -> None:
+        """``fields``: rows of the built-in trainer's fields (defaults offered, each checked against its
+        field); False: a training function's, one row per dimension of ``space``, any names."""
+        self.fields = fields
+        dims = {name: (dim, space is None and included) for name, (dim, included) in DEFAULT_DIMS.items()} \
+            if fields else {}
         for name, dim in (space.dims.items() if space is not None else ()):
             dims[name] = (dim, True)  # the given space replaces a default row, or adds one
-        self.rows = {name: DimensionRow(name, dim, included) for name, (dim, included) in dims.items()}
+        self.rows = {name: DimensionRow(name, dim, included, fields) for name, (dim, included) in dims.items()}
         self.summary = widgets.HTML("").add_class("tw-space-summary")
         super().__init__([*self.rows.values(), self.summary], "tw-space-message", **kwargs)
         self.add_class("tw-space-editor")
@@ -159,7 +181,7 @@ class SpaceEditor(Form):
             try:
                 dims[name] = row.dimension()
             except ValueError as e:
-                errors.append(_with_allowed(name, str(e)))
+                errors.append(_with_allowed(name, str(e)) if self.fields else format_space_error(name, str(e)))
         if not dims and not errors:
             errors.append("no hyperparameter is included: tick at least one to search over")
         space = Space(**dims) if not errors else None
@@ -176,3 +198,9 @@ def _with_allowed(name: str, message: str) -> str:
         text += f" ({name} allows {rule.describe()})"
     return text
 
+
+def _kind_of(row: DimensionRow) -> type | None:
+    """The one type of a training function's choices as first given (``hidden=[32, 64]``: int), so
+    edited choices keep it; None when they mix types."""
+    kinds = {type(v) for v in row.first_values}
+    return kinds.pop() if len(kinds) == 1 and kinds <= {int, float, bool, str} else None

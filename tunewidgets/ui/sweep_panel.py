@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..engine.data import Data
+from ..engine.fit_trainer import is_training_function
 from ..engine.lr_finder import lr_find
 from ..hparams import HParams, as_hparams
 from ..plotting.pareto import ParetoChart
@@ -32,6 +33,7 @@ from .sweep_charts_box import SweepChartsBox
 from .sweep_format import format_best, format_sweep_progress, param_texts
 from .sweep_settings import SweepSettings
 from .sweep_table import SweepTable
+from .swept import SweptFunction
 
 
 class SweepFeed:
@@ -61,6 +63,10 @@ class SweepPanel(Panel):
 
     Fields not in the space come from ``base`` (epochs per trial from the panel's own box).
     ``rollover`` bounds the points kept in the live plot.
+
+    Your own training function is swept the same way: ``tw.SweepPanel(fit, space, base={...},
+    metric="val_accuracy", train_panel=tw.TrainPanel(fit, space, base={...}))``; the editor has a
+    row per dimension of ``space``, and epochs per trial appear when ``base`` has ``epochs``.
     """
 
     BUTTONS = (("launch", "Launch", "rocket", "success"), ("pause", "Pause", "pause", "", "tw-sweep-pause"),
@@ -71,21 +77,35 @@ class SweepPanel(Panel):
     MESSAGE_CLASS = "tw-sweep-message"
     PROGRESS_WIDTH = "200px"
 
-    def __init__(self, data: Data, space: Space | dict | None = None, base: HParams | dict | None = None,
+    def __init__(self, data: Data | Any, space: Space | dict | None = None, base: HParams | dict | None = None,
                  train_panel: Any = None, *, strategy: str = "random", n_trials: int = 20, pruner: str | None = None,
                  executor: str = "thread", seed: int | None = None, show_charts: bool = True, rollover: int = 5000,
-                 rate: float = 10.0, objectives: tuple[str, ...] = (), **kwargs: Any) -> None:
+                 rate: float = 10.0, objectives: tuple[str, ...] = (), metric: str | None = None,
+                 direction: str | None = None, **kwargs: Any) -> None:
         super().__init__(data, rate=rate, **kwargs)
-        self.base = as_hparams(base)
+        space = Space(**space) if isinstance(space, dict) else space
+        self.swept = SweptFunction(data, space, base, metric, direction, executor) if is_training_function(data) \
+            else None
+        self.fit = self.swept.fit if self.swept is not None else None
+        if self.swept is not None:
+            self.base: HParams | dict[str, Any] = self.swept.base
+            self.metric, epochs = self.swept.metric, self.swept.epochs
+        elif metric is not None or direction is not None:
+            raise ValueError("metric= and direction= are for a training function of yours: a panel on a tw.Data "
+                             "optimizes its task's metric (choose others under optimize)")
+        else:
+            self.base = as_hparams(base)
+            epochs = self.base.epochs
         self.seed = seed
         self.show_charts = show_charts
         self.train_panel = None
         self.sweep: Sweep | None = None
         self.sweeps: list[Sweep] = []
-        self.editor = SpaceEditor(Space(**space) if isinstance(space, dict) else space)
-        self.settings_form = SweepSettings(strategy, n_trials, pruner, executor, self.base.epochs, self.metric,
-                                           objectives)
+        self.editor = SpaceEditor(space, fields=self.fit is None)
+        self.settings_form = SweepSettings(strategy, n_trials, pruner, executor, epochs, self.metric, objectives)
         self.settings = self.settings_form.fields
+        if self.swept is not None:
+            self.swept.adapt(self.settings, self.buttons["lr_range"])
         self.best_label = widgets.HTML("").add_class("tw-sweep-best")
         self.curves = SweepCurves(self.metric, rollover=rollover)
         self.plots = BokehView(self.curves.figure, lock=self.curves.lock)
@@ -146,9 +166,9 @@ class SweepPanel(Panel):
             raise RuntimeError(f"sweep {self.sweep.name!r} is still running: stop() it or wait() for it first")
         space = self.space
         s = self.settings_form.checked()
-        sw = new_sweep(self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
-                       base=self.base.replace(epochs=s["epochs"]), pruner=s["pruner"], executor=s["executor"],
-                       seed=self.seed, quiet=True, start=False, objectives=list(s["objectives"]) or None)
+        sw = new_sweep(self.fit or self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
+                       pruner=s["pruner"], executor=s["executor"], seed=self.seed, quiet=True, start=False,
+                       **self._what_it_sweeps(s))
         feed = SweepFeed(sw)
         with self.view_lock:  # the pump shows the new sweep's events only once the view is set up for it
             self._pump.watch(feed)
@@ -159,6 +179,12 @@ class SweepPanel(Panel):
                 raise
             self._show_new(sw)
         return sw
+
+    def _what_it_sweeps(self, s: dict[str, Any]) -> dict[str, Any]:
+        """``tw.sweep``'s base and objectives from the settings ``s``."""
+        if self.swept is not None:
+            return self.swept.arguments(s)
+        return {"base": self.base.replace(epochs=s["epochs"]), "objectives": list(s["objectives"]) or None}
 
     def _show_new(self, sw: Sweep) -> None:
         """Point the view at a sweep that just started: empty plot, table and charts."""
@@ -216,7 +242,7 @@ class SweepPanel(Panel):
         record = next(iter(self.sweep.records([trial])), None)
         if record is None:
             raise ValueError(f"trial {trial} does not exist in sweep {self.sweep.name!r}")
-        return self._load_into_train_panel(self.sweep.base.replace(**record.params), f"trial {trial}")
+        return self._load_into_train_panel(self.sweep.spec.full_params(record.params), f"trial {trial}")
 
     def apply_best(self) -> HParams:
         """Load the best trial's hyperparameters into the linked TrainPanel; return them."""
@@ -235,6 +261,9 @@ class SweepPanel(Panel):
     def lr_range(self, **kwargs: Any) -> LogUniform:
         """Run the learning-rate range test on the base hyperparameters and put the useful range it
         finds (``LRFinderResult.space()``) into the lr row of the space; return it."""
+        if self.fit is not None:
+            raise RuntimeError("the LR finder needs the built-in trainer (it builds the model to sweep its rate): "
+                               "give lr a LogUniform range in the space instead")
         result = lr_find(self.data, self.base, **kwargs)
         dim = result.space()
         self.editor.rows["lr"].set_dimension(dim, included=True)
@@ -262,7 +291,7 @@ class SweepPanel(Panel):
         active = self.active
         b = self.buttons
         b["launch"].disabled = active or self.busy or not self.valid
-        b["lr_range"].disabled = active or self.busy
+        b["lr_range"].disabled = active or self.busy or self.fit is not None
         b["stop"].disabled = not active
         paused = active and self.sweep.status == "paused"
         b["pause"].disabled = not active

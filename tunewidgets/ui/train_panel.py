@@ -10,28 +10,27 @@ from __future__ import annotations
 
 import math
 import weakref
+from collections.abc import Mapping
+from html import escape
 from typing import Any
 
 import ipywidgets as widgets
 from bokeh.layouts import column
 
 from ..engine.data import Data
-from ..engine.knobs import LIVE_FIELDS
+from ..engine.fit_trainer import is_training_function
 from ..engine.lr_finder import LRFinderResult, lr_find
 from ..engine.run import Run
 from ..engine.run_store import RunStore
-from ..hparams import HParams, as_hparams
+from ..hparams import HParams
 from ..plotting import LiveCurves, LRFinderChart
+from ..space import Space
 from .bokeh_view import BokehView
-from .controls import HParamsControls
 from .format import format_changes, format_lr_suggestion, format_status, history_cells
 from .history import RunHistoryTable
 from .panel import Panel
 from .points import history_columns, split_events
-
-# The validation metric plotted per task (regression's primary metric, val_loss, is on the loss plot).
-PLOTTED_METRIC = {"classification": ("val_accuracy", "validation accuracy"),
-                  "regression": ("val_r2", "validation R2")}
+from .trained import BuiltInTraining, FitTraining
 STORED_RUNS_SHOWN = 100  # rows with widgets in the runs table; earlier ones one click away
 
 
@@ -47,6 +46,12 @@ class TrainPanel(Panel):
 
     Reset puts the controls back to the hyperparameters the panel was created with; Clear plots
     removes the curves of earlier runs. ``rollover`` bounds the points kept per curve.
+
+    Your own training function gets a control per dimension of ``space`` (``base`` holds the fixed
+    values) and curves of what it reports; ``metric`` (and ``direction``) is what a run's best is::
+
+        panel = tw.TrainPanel(fit, tw.Space(lr=tw.LogUniform(1e-4, 1e-1), hidden=[32, 64]), base={"epochs": 10},
+                              metric="val_accuracy")
     """
 
     BUTTONS = (("start", "Start", "play", "success"), ("pause", "Pause", "pause", ""),
@@ -55,14 +60,21 @@ class TrainPanel(Panel):
                ("clear", "Clear plots", "eraser", ""))
     CSS_CLASS = "tw-train-panel"
 
-    def __init__(self, data: Data, hparams: HParams | dict | None = None, *, rollover: int = 2000,
-                 max_runs: int = 10, rate: float = 10.0, storage: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, data: Data | Any, hparams: HParams | dict | Space | None = None, *, base: Any = None,
+                 metric: str | None = None, direction: str | None = None, rollover: int = 2000, max_runs: int = 10,
+                 rate: float = 10.0, storage: str | None = None, **kwargs: Any) -> None:
         super().__init__(data, rate=rate, **kwargs)
-        self._initial = as_hparams(hparams)
+        if is_training_function(data):
+            self.training: BuiltInTraining | FitTraining = FitTraining(data, hparams, base, metric, direction)
+        else:
+            if base is not None or metric is not None or direction is not None:
+                raise ValueError("base=, metric= and direction= are for a training function of yours: a panel on "
+                                 "a tw.Data takes tw.HParams, and optimizes its task's metric")
+            self.training = BuiltInTraining(self.data, hparams)
+        self._initial, self.metric = self.training.initial, self.training.metric
         self.runs: list[Run] = []
-        self.plotted_metric, metric_label = PLOTTED_METRIC[self.data.task]
-        self.controls = HParamsControls(self._initial, self.data)
-        self.curves = LiveCurves(metric_label, rollover=rollover, max_runs=max_runs)
+        self.controls = self.training.controls()
+        self.curves = LiveCurves(self.training.metric_label, rollover=rollover, max_runs=max_runs)
         self.lr_chart = LRFinderChart(visible=False)
         self.plots = BokehView(column(self.curves.layout, self.lr_chart.figure), lock=self.curves.lock)
         self.history = RunHistoryTable(metric=self.metric, shown=STORED_RUNS_SHOWN)
@@ -72,7 +84,8 @@ class TrainPanel(Panel):
         self._live: list[Run] = []
         self._paused = False
         self._loading = False  # controls set from code (a loaded run, Reset): a training run keeps its knobs
-        self._set_body(self.controls, widgets.HBox(list(self.buttons.values())),
+        self.built_in_only = widgets.HTML(escape(self.training.built_in_only or "")).add_class("tw-built-in-only")
+        self._set_body(self.controls, widgets.HBox(list(self.buttons.values())), self.built_in_only,
                        widgets.HBox([self.progress, self.status]), self.message, self.plots,
                        widgets.HTML("<b>Runs</b> (click a run to load its hyperparameters)"), self.history)
         self.controls.observe(lambda _c: self._sync_buttons(), names="valid")
@@ -80,15 +93,20 @@ class TrainPanel(Panel):
         self.store = RunStore(storage) if storage is not None else None  # without storage nothing is written
         if self.store is not None:
             weakref.finalize(self, self.store.close)  # a re-run cell's panel lets its file go
-            model = self._initial.model
-            self._show_stored(self.store.load(self.data, {self._initial.model_name: model} if callable(model) else None))
+            self._show_stored(self.training.stored_runs(self.store))
         self.history.observe(self._on_select, names="selected")
         self._sync_buttons()
 
     # ---- the code API --------------------------------------------------------------------------
     @property
-    def hparams(self) -> HParams:
-        """The controls' validated hyperparameters; ``ValueError`` naming the bad field otherwise."""
+    def plotted_metric(self) -> str | None:
+        """The metric the second plot shows (a training function's: the first one it reports, unless told)."""
+        return self.training.plotted_metric
+
+    @property
+    def hparams(self) -> HParams | dict[str, Any]:
+        """The controls' validated hyperparameters (a dict for a training function); ``ValueError``
+        naming the bad field otherwise."""
         return self.controls.checked()
 
     def set_hparams(self, hparams: HParams | dict) -> None:
@@ -114,7 +132,7 @@ class TrainPanel(Panel):
         hp = self.hparams
         self._check_idle()
         twin = next((r for r in self.runs if r.hparams == hp), None)
-        run = self._launch(self._named(Run(self.data, hp, callbacks=self._keepers())))
+        run = self._launch(self._named(self.training.new_run(hp, self._keepers())))
         if twin is not None and run.device is not None and run.device.type == "cpu":
             self.show_info(f"{run.name} repeats the hyperparameters and seed of {twin.name}: on the CPU its "
                            f"curves lie exactly on {twin.name}'s (its markers differ); change the seed for "
@@ -124,6 +142,7 @@ class TrainPanel(Panel):
     def continue_run(self, parent: Run | None = None) -> Run:
         """Fork ``parent`` (default: the run selected in the table, else the last): train the controls'
         ``epochs`` more epochs from its weights and optimizer state, with the controls' other values."""
+        self._check_built_in("Continue")
         parent = parent or self._selected_run() or self.run
         if parent is None:
             raise ValueError("no run to continue yet: press Start first")
@@ -151,14 +170,19 @@ class TrainPanel(Panel):
         a note for any run of the file that is not shown."""
         self.runs.extend(runs)
         indices = self.history.extend([history_cells(run.name, run.status, run.best_metric, run.elapsed,
-                                                     run.hparams.to_dict(), _origin(run)) for run in runs])
+                                                     run.hparams_dict(), _origin(run)) for run in runs])
         self._rows.update((run.id, index) for run, index in zip(runs, indices))
         for run in runs[-len(self.curves.slots):]:
+            self._choose_metric(run.history_rows()[:1])
             self.curves.add_run(run.id, run.name)
             self.curves.stream(run.id, epochs=history_columns(run.history_rows(), self.plotted_metric))
         notes = [f"{len(runs)} run(s) from {self.store.path}: click one to load its hyperparameters"] if runs else []
         if notes or self.store.skipped:
             self.show_info("; ".join(notes + self.store.skipped))
+
+    def _check_built_in(self, action: str) -> None:
+        if self.training.built_in_only is not None:
+            raise RuntimeError(f"{action}: {self.training.built_in_only}")
 
     def _check_idle(self) -> None:
         if self.active:
@@ -182,12 +206,10 @@ class TrainPanel(Panel):
             self._paused = False
             self.runs.append(run)
             self._live.append(run)
-            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, run.hparams.to_dict(),
+            self._rows[run.id] = self.history.add_row(run.name, run.status, run.best_metric, 0.0, run.hparams_dict(),
                                                       origin=_origin(run))
             self.message.value = ""
-            self.controls.lock(LIVE_FIELDS, f"while {run.name} trains only {', '.join(LIVE_FIELDS)} change it (from "
-                                            f"the next batch); the other fields shape the model and its batches and "
-                                            f"apply to the next run (Continue forks a run with them)")
+            self.controls.lock(self.training.live, self.training.lock_note(run))
             self._show_run(run)
             self._sync_buttons()
         return run
@@ -218,6 +240,7 @@ class TrainPanel(Panel):
 
     def find_lr(self, **kwargs: Any) -> LRFinderResult:
         """Run ``tw.lr_find`` with the controls' values, plot it and move the lr slider to the suggestion."""
+        self._check_built_in("Find LR")
         if self.active:
             raise RuntimeError(f"{self.run.name} is running: stop it before the learning-rate range test")
         hp = self.hparams
@@ -256,7 +279,7 @@ class TrainPanel(Panel):
         hp, run = change["new"], self.run
         if hp is None or not self.active or self._loading:
             return
-        moved = {k: getattr(hp, k) for k in LIVE_FIELDS if getattr(hp, k) != getattr(run.hparams, k)}
+        moved = {k: value_of(hp, k) for k in self.training.live if value_of(hp, k) != value_of(run.hparams, k)}
         if moved:
             self._safely(lambda: (run.update(**moved),
                                   self.show_info(f"{run.name}: {format_changes(moved)} from the next batch")))
@@ -272,14 +295,22 @@ class TrainPanel(Panel):
         active, valid = self.active, self.controls.valid
         b = self.buttons
         b["start"].disabled = active or busy or not valid
-        b["find_lr"].disabled = active or busy or not valid
+        built_in = self.training.built_in_only is None
+        b["find_lr"].disabled = active or busy or not valid or not built_in
         b["pause"].disabled = not active
         b["stop"].disabled = not active
-        b["continue"].disabled = active or busy or not valid or not self.runs
+        b["continue"].disabled = active or busy or not valid or not self.runs or not built_in
         self._show_pause(self._paused and active)
 
     # ---- fed by the pump (its thread) ------------------------------------------------------------
+    def _choose_metric(self, rows: list[dict[str, Any]]) -> None:
+        """A training function's second plot shows the first metric it reports that is not a loss
+        (unless the panel was given one): named on the plot once the first row arrives."""
+        if rows and self.training.plotted_metric is None and self.training.metric_of(rows[0]) is not None:
+            self.curves.set_metric_label(self.training.plotted_metric.replace("_", " "))
+
     def _deliver(self, run: Run, events: list) -> None:
+        self._choose_metric([e.values for e in events if e.kind == "epoch"][:1])
         epochs, batches, _ = split_events(events, self.plotted_metric)
         rates = [e.values["samples_per_sec"] for e in events if "samples_per_sec" in e.values]
         if rates:  # the newest throughput, from a batch or an epoch, whichever came last
@@ -294,7 +325,7 @@ class TrainPanel(Panel):
             row = self._rows.get(run.id)
             if row is not None:
                 self.history.update_row(row, run.name, run.status, run.best_metric, run.elapsed,
-                                        run.hparams.to_dict(), origin=_origin(run))
+                                        run.hparams_dict(), origin=_origin(run))
             if run.done:
                 self._live.remove(run)
                 if run is self.run:
@@ -313,6 +344,11 @@ class TrainPanel(Panel):
         self._show_progress(text, p["epoch"], p["epochs"], run.status)
         if run.status == "failed" and run.error is not None:
             self.show_error(f"{run.name} failed: {run.error!r}")
+
+
+def value_of(values: Any, name: str) -> Any:
+    """``name``'s value in ``HParams`` or in a training function's values (a dict, a ``Params``)."""
+    return values[name] if isinstance(values, Mapping) else getattr(values, name)
 
 
 def _origin(run: Run) -> str:

@@ -33,8 +33,8 @@ class FitTrial(Trial):
 
     def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
         primary = self.objectives.primary
-        trainer = FitTrainer(self.fit, primary.metric if primary.metric not in COST_OBJECTIVES else None,
-                             primary.direction if primary.metric not in COST_OBJECTIVES else None)
+        reported = primary.metric not in COST_OBJECTIVES  # a cost is no history column: the run ranks by val_loss
+        trainer = FitTrainer(self.fit, *((primary.metric, primary.direction) if reported else (None, None)))
         run = Run(trainer, params, callbacks=callbacks, name=f"trial {number}")
         run.keeps_optimizer_state = False
         return run

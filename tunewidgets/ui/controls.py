@@ -25,6 +25,7 @@ LABELS = {"lr": "learning rate", "batch_size": "batch size", "weight_decay": "we
           "l1": "L1", "step_size": "step size", "early_stopping": "early stop", "model": "model kind"}
 STYLE = {"description_width": "110px"}
 LAYOUT = {"width": "270px"}
+GRID = {"grid_template_columns": "repeat(3, 280px)", "grid_gap": "2px 8px"}  # the controls, three a row
 
 
 def _devices() -> list[str]:
@@ -116,7 +117,7 @@ class HParamsControls(Form):
             w.add_class(f"tw-field-{name}")
             self.fields[name] = w
         grid = widgets.GridBox(list(self.fields.values()),
-                               layout=widgets.Layout(grid_template_columns="repeat(3, 280px)", grid_gap="2px 8px"))
+                               layout=widgets.Layout(**GRID))
         super().__init__([grid, self.lock_note], "tw-controls-message", **kwargs)
         for w in self.fields.values():
             w.observe(self._on_change, names="value")

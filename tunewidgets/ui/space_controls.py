@@ -16,7 +16,7 @@ import ipywidgets as widgets
 from traitlets import Any as AnyTrait
 
 from ..space import Choice, Dimension, FloatRange, IntRange, Space
-from .controls import LAYOUT, STYLE
+from .controls import GRID, LAYOUT, STYLE
 from .form import Form
 from .format import format_value
 
@@ -88,8 +88,7 @@ class SpaceControls(Form):
             w.add_class(f"tw-field-{name}")
             self.fields[name] = w
         self.fixed = widgets.HTML("").add_class("tw-fixed-values")
-        grid = widgets.GridBox(list(self.fields.values()),
-                               layout=widgets.Layout(grid_template_columns="repeat(3, 280px)", grid_gap="2px 8px"))
+        grid = widgets.GridBox(list(self.fields.values()), layout=widgets.Layout(**GRID))
         super().__init__([grid, self.fixed, self.lock_note], "tw-controls-message", **kwargs)
         self._loading = False
         for w in self.fields.values():

@@ -29,6 +29,12 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     fit_panel = namespace["fit_panel"]  # its controls come from the space
     assert list(fit_panel.controls.fields) == ["lr", "hidden", "dropout"]
     assert fit_panel.buttons["find_lr"].disabled and namespace["fit_sweep_panel"].train_panel is fit_panel
+    lightning_run, hf_run = namespace["lightning_run"], namespace["hf_run"]  # the libraries' trainers
+    assert lightning_run.status == "completed" and len(lightning_run.history) == 8, lightning_run.traceback
+    assert lightning_run.history["val_loss"].iloc[-1] < 0.5 * lightning_run.history["val_loss"].iloc[0]
+    assert "train_loss" in lightning_run.history
+    assert hf_run.status == "completed" and len(hf_run.history) == 8, hf_run.traceback
+    assert hf_run.history["val_loss"].iloc[-1] < 0.6 * hf_run.history["val_loss"].iloc[0]
 
 
 def test_every_local_link_and_image_exists():

@@ -15,8 +15,10 @@ import tunewidgets
 PACKAGE = Path(tunewidgets.__file__).parent
 MAX_LINES = 400
 # What each layer may import from the package (besides itself): value objects at the bottom, then the
-# engine, the sweeps over it, Bokeh figures on their own, the widgets over everything.
-LAYERS = {"base": set(), "engine": {"base"}, "sweeps": {"base", "engine"}, "plotting": {"base"},
+# engine, the sweeps over it, the other libraries' trainer callbacks over the engine alone, Bokeh figures
+# on their own, the widgets over everything.
+LAYERS = {"base": set(), "engine": {"base"}, "sweeps": {"base", "engine"}, "integrations": {"base", "engine"},
+          "plotting": {"base"},
           "ui": {"base", "engine", "sweeps", "plotting"}, "root": {"base", "engine", "sweeps", "plotting", "ui"}}
 
 

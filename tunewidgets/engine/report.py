@@ -45,6 +45,14 @@ class StopTraining(BaseException):
         self.status = status
 
 
+def innermost(optimizer: Any) -> Any:
+    """A torch optimizer out of the wrappers around it (Accelerate's ``AcceleratedOptimizer`` keeps it
+    as ``.optimizer``): a scheduler built on the wrapper schedules the same one."""
+    while isinstance(getattr(optimizer, "optimizer", None), torch.optim.Optimizer):
+        optimizer = optimizer.optimizer
+    return optimizer
+
+
 def is_loss(name: str) -> bool:
     return name == "loss" or name.endswith("_loss")
 
@@ -88,6 +96,11 @@ class Report:
             else:
                 raise ValueError(f"report.watch({type(obj).__name__}) is not allowed: watch torch optimizers, "
                                  f"learning-rate schedulers and modules")
+
+    def start_clock(self) -> None:
+        """The current epoch's time counts from now: after a slow set-up (a library's trainer building
+        itself), so that the first epoch's ``seconds`` are its own."""
+        self._epoch_started, self._paused = time.perf_counter(), 0.0
 
     @property
     def should_stop(self) -> bool:
@@ -151,7 +164,7 @@ class Report:
     def _apply(self, changes: dict[str, Any]) -> None:
         old_lr = self.params.get("lr")
         for optimizer in self.optimizers:
-            scheduler = next((s for s in self.schedulers if s.optimizer is optimizer), None)
+            scheduler = next((s for s in self.schedulers if innermost(s.optimizer) is innermost(optimizer)), None)
             apply_to_optimizer(changes, old_lr if is_finite_number(old_lr) else None, optimizer, scheduler)
         if "dropout" in changes:
             for module in self.modules:

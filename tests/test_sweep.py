@@ -244,10 +244,17 @@ class ResultsOnlyExecutor:
 
 def test_epochs_that_come_only_with_the_result_are_recorded_and_given_to_optuna(base, digits):
     sw = tw.sweep(digits, tw.Space(lr=[0.01, 0.02]), strategy="grid", base=base.replace(epochs=3),
-                  executor=ResultsOnlyExecutor())
+                  executor=ResultsOnlyExecutor(), start=False)
+    feed = sw.events.listen()
+    sw.start()
     table = sw.table()
     assert set(table["status"]) == {"complete"} and (table["epochs_trained"] == 3).all()
     assert [len(t.intermediate_values) for t in sw.study.trials] == [3, 3]
+    # The live plots get those epochs too, in order and before the trial's status
+    events = feed.drain()
+    for trial in (0, 1):
+        mine = [(e.kind, e.epoch) for e in events if e.values.get("trial") == trial and e.kind in ("epoch", "status")]
+        assert mine[-4:] == [("epoch", 1), ("epoch", 2), ("epoch", 3), ("status", 3)], mine
 
 
 class GroupExecutor:

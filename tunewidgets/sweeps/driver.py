@@ -174,6 +174,9 @@ class SweepDriver:
         with self.book.lock:
             record = self.book.records[job.number]
             rows = result.rows or record.rows
+            # A worker's last epochs can reach the kernel after its result (two channels race): give the
+            # live feed those rows now, before the status, since a late one is dropped once the trial ends.
+            late = [dict(row) for row in rows[len(record.rows):]]
             for row in rows:  # steps the live feed did not deliver (or delivered after a retry)
                 self._report(job.number, record, row)
             trial = self._trials.pop(job.number)
@@ -197,6 +200,8 @@ class SweepDriver:
             self._reporters.pop(job.number, None)
         if self.heartbeat is not None:
             self.heartbeat.remove(job.number)
+        for row in late:
+            self.book.publish(job.number, "epoch", int(row["epoch"]), row)
         self.book.publish(job.number, "status", len(rows), {"status": status, "value": value, "error": error})
 
 

@@ -2,8 +2,7 @@
 
 Metrics stream back with ``get_worker().log_event`` to a topic the kernel subscribes to; a
 ``distributed.Event`` per trial, checked each epoch, stops pruned trials. A worker that dies
-mid-trial is handled by Dask: the task is rescheduled (the trial's data is a task result, computed again
-if its last holder died), or fails with ``KilledWorker`` (the trial is
+mid-trial is handled by Dask: the task is rescheduled, or fails with ``KilledWorker`` (the trial is
 then recorded as failed). dask and distributed are imported only here, when used.
 """
 
@@ -188,22 +187,8 @@ class DaskExecutor(RemoteExecutor):
         self.channel = DaskChannel(self.topic, prefix)
         self.judged_channel = DaskChannel(self.topic, prefix, rows_every=0.0)
         self._prefix = prefix
-        self._trial = self._place(train_trial)
+        [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)  # the data, once per worker
         self.pool = self.client.get_executor(pure=False)
-
-    def _place(self, train_trial: Any) -> Any:
-        """The trial function (with its data) as a task's result, which each worker fetches once. Not
-        scattered: Dask's memory manager soon drops the copies a broadcast made, and scattered data
-        whose last holder dies is lost for good, failing every later trial; a task's result is computed
-        again, so a dead worker costs only its own trial's retry."""
-        import warnings
-
-        import cloudpickle
-
-        payload = cloudpickle.dumps(train_trial)
-        with warnings.catch_warnings():  # large data travels in the graph once, which is the point
-            warnings.filterwarnings("ignore", message=".*large graph.*")
-            return self.client.submit(cloudpickle.loads, payload, pure=False, key=f"tunewidgets-trial-{self.topic}")
 
     def _on_event(self, event: Any) -> None:
         _, message = event

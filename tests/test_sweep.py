@@ -257,6 +257,41 @@ def test_epochs_that_come_only_with_the_result_are_recorded_and_given_to_optuna(
         assert mine[-4:] == [("epoch", 1), ("epoch", 2), ("epoch", 3), ("status", 3)], mine
 
 
+def test_a_remote_trial_that_starts_while_its_sweep_is_paused_waits_before_its_first_epoch(base, digits):
+    """A Dask worker can steal a queued trial from a busy worker while the sweep is paused: the trial
+    must hold before training, not train an epoch first."""
+    from tunewidgets.sweeps.trials import TorchTrial
+
+    class PausedChannel(ResultsOnlyExecutor.SilentChannel):
+        def __init__(self):
+            self.rows, self.pause = [], threading.Event()
+            self.pause.set()
+
+        def send(self, number, row):
+            self.rows.append(row)
+
+        def paused(self, number):
+            return self.pause.is_set()
+
+    trial, params = TorchTrial(data=digits), base.replace(epochs=2).to_dict()
+    unpaused = PausedChannel()
+    unpaused.pause.clear()
+    started = time.perf_counter()
+    trial(0, params, unpaused)  # also warms torch up: a first trial in a process takes about a second
+    took = time.perf_counter() - started
+
+    channel, result = PausedChannel(), []
+    worker = threading.Thread(target=lambda: result.append(trial(1, params, channel)))
+    worker.start()
+    try:
+        time.sleep(3 * took + 0.5)  # time for the whole trial, had it not waited
+        assert channel.rows == [] and worker.is_alive()
+    finally:
+        channel.pause.clear()
+        worker.join(timeout=30)
+    assert [row["epoch"] for row in channel.rows] == [1, 2] and result[0].status == "completed"
+
+
 class GroupExecutor:
     """A stand-in for a batched executor: receives several trials at once, reports per member."""
 

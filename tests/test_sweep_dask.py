@@ -141,6 +141,7 @@ def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(base, di
 
         if hparams.lr == 0.02 and not os.path.exists(marker):
             open(marker, "w").close()
+            time.sleep(3)  # Dask's memory manager (every 2 s) has dropped extra copies of the trial's data
             os._exit(1)  # the worker process dies in the middle of its task
         return build_model(hparams.replace(model="mlp"), data)
 

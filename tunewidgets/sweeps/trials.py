@@ -30,6 +30,9 @@ class ReportEpochs(Callback):
         self.number, self.channel = number, channel
 
     def on_train_start(self, run) -> None:
+        # A remote trial can start while its sweep is paused (a Dask worker steals a queued task from a
+        # busy one): it waits before its first epoch, as a running trial waits at an epoch's end.
+        self._wait_while_paused()
         status = self.channel.stop_status(self.number)  # stopped while it waited in a queue
         if status:
             run.stop(status)
@@ -37,11 +40,14 @@ class ReportEpochs(Callback):
 
     def on_epoch_end(self, run, metrics: dict[str, Any]) -> None:
         self.channel.send(self.number, metrics)
-        while self.channel.paused(self.number) and not self.channel.stop_status(self.number):
-            time.sleep(PAUSE_POLL_SECONDS)  # a remote trial waits here while its sweep is paused
+        self._wait_while_paused()
         status = self.channel.stop_status(self.number)
         if status:
             run.stop(status)
+
+    def _wait_while_paused(self) -> None:
+        while self.channel.paused(self.number) and not self.channel.stop_status(self.number):
+            time.sleep(PAUSE_POLL_SECONDS)  # a remote trial waits here while its sweep is paused
 
 
 @dataclass

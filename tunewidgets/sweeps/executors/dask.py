@@ -2,7 +2,8 @@
 
 Metrics stream back with ``get_worker().log_event`` to a topic the kernel subscribes to; a
 ``distributed.Event`` per trial, checked each epoch, stops pruned trials. A worker that dies
-mid-trial is handled by Dask: the task is rescheduled, or fails with ``KilledWorker`` (the trial is
+mid-trial is handled by Dask: the task is rescheduled (the trial's data is a task result, computed again
+if its last holder died), or fails with ``KilledWorker`` (the trial is
 then recorded as failed). dask and distributed are imported only here, when used.
 """
 
@@ -97,7 +98,12 @@ class DaskChannel(Channel):
         event = self._events.get(number)
         if event is None:
             event = self._events[number] = Event(f"{self.prefix}-{number}")
-        return "stopped" if event.is_set() else None
+        try:
+            return "stopped" if event.is_set() else None
+        except Exception:  # noqa: BLE001 - the worker's client is not connected (seen as a None scheduler
+            # on Python 3.12): the fallback cannot ask now, and the pushed stop still reaches the trial
+            self._events.pop(number, None)
+            return None
 
     def paused(self, number: int) -> bool:
         if (self.prefix, number) in _PAUSED:
@@ -187,8 +193,31 @@ class DaskExecutor(RemoteExecutor):
         self.channel = DaskChannel(self.topic, prefix)
         self.judged_channel = DaskChannel(self.topic, prefix, rows_every=0.0)
         self._prefix = prefix
-        [self._trial] = self.client.scatter([train_trial], broadcast=True, hash=False)  # the data, once per worker
+        self._trial = self._place(train_trial)
         self.pool = self.client.get_executor(pure=False)
+
+    def _place(self, train_trial: Any) -> Any:
+        """The trial function (with its data) as a task's result, which each worker fetches once. Not
+        scattered: Dask's memory manager soon drops the copies a broadcast made, and scattered data
+        whose last holder dies is lost for good, failing every later trial; a task's result is computed
+        again, so a dead worker costs only its own trial's retry."""
+        import warnings
+
+        import cloudpickle
+
+        payload = cloudpickle.dumps(train_trial)
+        with warnings.catch_warnings():  # large data travels in the graph once, which is the point
+            warnings.filterwarnings("ignore", message=".*large graph.*")
+            placed = self.client.submit(cloudpickle.loads, payload, pure=False, key=f"tunewidgets-trial-{self.topic}")
+        # In memory before the first trial and on every worker, as a broadcast put it: trials submitted
+        # while it was still computing were all given to the worker that computed it (measured: two
+        # trials, two workers, one trial waiting), and a copy each saves the first trials' fetches.
+        placed.result()
+        try:
+            self.client.replicate([placed])
+        except Exception:  # noqa: BLE001 - a copy each is a speed-up; the trials fetch it otherwise
+            pass
+        return placed
 
     def _on_event(self, event: Any) -> None:
         _, message = event

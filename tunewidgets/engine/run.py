@@ -70,6 +70,9 @@ class Run(HasObjective):
         self.hparams: HParams | Params = self.trainer.params_of(hparams, overrides)
         self.initial_hparams = self.hparams  # what it started with (live knobs change ``hparams``)
         self.parent = parent  # the run this one continues (``run.fork``), or None
+        # population-based training: each time this run took another member's weights, with the epoch,
+        # that member (``parent``, ``parent_id``) and the values it trained on with
+        self.lineage: list[dict[str, Any]] = []
         self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
         self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
         self.keeps_optimizer_state = True  # False where nobody forks the run (a sweep's trial): no copy at its end
@@ -229,6 +232,11 @@ class Run(HasObjective):
             self._history = pd.DataFrame(list(rows)).set_index("epoch", drop=False) if rows else \
                 pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
         return self._history
+
+    @property
+    def last_row(self) -> dict[str, Any]:
+        """The last finished epoch's row (a copy), or an empty dict before the first."""
+        return dict(self._rows[-1]) if self._rows else {}
 
     def history_rows(self) -> list[dict[str, Any]]:
         """The history as plain dicts (copies), one per finished epoch: what crosses processes."""

@@ -41,21 +41,25 @@ from ..data import Data
 from ..device import resolve_device
 from ..run import Run
 from ..threads import train_in_background
+from ..knobs import check_live_changes
+from ..pbt import PBT
 from .check import can_batch
-from .optim import BatchedOptimizer, Schedules
+from .optim import BatchedOptimizer, Schedules, base_momentum
 from .stacked import MLPForward, StackedParams, VmapForward
 
 
 def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = None,
                   callbacks_per_member: Iterable[Iterable[Callback]] | None = None,
-                  runs: list[Run] | None = None, background: bool = False) -> list[Run]:
+                  runs: list[Run] | None = None, background: bool = False,
+                  population: PBT | None = None) -> list[Run]:
     """Train the configurations as one group; return one ``Run`` per configuration, in order.
 
     Pass ``runs`` (pending ``Run`` objects on ``data``) to train runs created elsewhere, e.g. by a
     sweep (``hparams_list`` is then ignored); otherwise runs are created from ``hparams_list`` and
     ``callbacks_per_member``. Raises ``ValueError`` with the reason when ``can_batch`` says no. With
     ``background=True`` a thread trains the group and this returns at once (``run.wait()`` works
-    per member).
+    per member). With ``population`` (a ``tw.engine.pbt.PBT``) the group trains as a population: every
+    ``interval`` epochs its worst members take the best ones' weights and move their values.
 
     Example::
 
@@ -77,7 +81,9 @@ def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = No
     ok, why = can_batch([r.hparams for r in runs], data)
     if not ok:
         raise ValueError(f"these configurations cannot be trained as one group: {why}")
-    group = GroupLoop(data, runs)
+    if population is not None:
+        check_population(population, [r.hparams for r in runs])
+    group = GroupLoop(data, runs, population)
     if background:
         train_in_background(group.train)
     else:
@@ -97,8 +103,8 @@ class Member:
 class GroupLoop:
     """Trains the members of one group; each ends with the status its sequential run would get."""
 
-    def __init__(self, data: Data, runs: list[Run]) -> None:
-        self.data, self.runs = data, runs
+    def __init__(self, data: Data, runs: list[Run], population: PBT | None = None) -> None:
+        self.data, self.runs, self.population = data, runs, population
         hp = runs[0].hparams
         self.device = resolve_device(hp.device)
         self.batch_size, self.epochs = hp.batch_size, hp.epochs
@@ -172,6 +178,8 @@ class GroupLoop:
                 self._compact(ended)
             if not self.members:
                 return
+            if self.population is not None and self.population.due(epoch, self.epochs):
+                self._exploit_and_explore(epoch)
         for m in list(self.members):
             self._finalize(m, "completed")
         self.members = []
@@ -240,6 +248,33 @@ class GroupLoop:
             if math.isfinite(running):
                 m.run.report_batch(epoch, self.optimizer.steps, running, rate, epoch - 1 + seen / n_train)
 
+    # ---- population-based training -----------------------------------------------------------
+    def _exploit_and_explore(self, epoch: int) -> None:
+        """The worst members take the best ones' weights, optimizer state and place in the schedule,
+        in place in the stacked rows, then train on with moved values (``PBT.decide``)."""
+        pop, members = self.population, self.members
+        scores = [m.run.last_row.get(pop.metric, math.nan) for m in members]
+        values = [{name: getattr(m.hp, name) for name in pop.names} for m in members]
+        jumps = pop.decide(scores, values)
+        for jump in jumps:
+            m, donor = members[jump.member], members[jump.donor]
+            hp = m.hp.replace(**jump.values)
+            self.params.copy_member(jump.member, jump.donor)
+            self.optimizer.copy_member(jump.member, jump.donor)
+            self.schedules.copy_member(jump.member, jump.donor, lr_scale=hp.lr / donor.hp.lr,
+                                       momentum=base_momentum(hp) if "momentum" in jump.values else None)
+            if "weight_decay" in jump.values:
+                self.optimizer.set_weight_decay(jump.member, hp.weight_decay, self.params.flat)
+            if "dropout" in jump.values:
+                self.forward.set_rate(jump.member, hp.dropout)
+            m.early_stopping = copy.deepcopy(donor.early_stopping)
+            m.hp = m.run.hparams = hp
+            m.run.lineage.append({"epoch": epoch, "parent": donor.run.name, "parent_id": donor.run.id,
+                                  "values": dict(jump.values)})
+            m.run.knob_moved(dict(jump.values), float(epoch), self.optimizer.steps)
+        if jumps and "l1" in pop.names:
+            self._set_penalties([m.hp for m in members])
+
     # ---- epoch boundary ----------------------------------------------------------------------
     def _epoch_end(self, epoch: int, totals: torch.Tensor, seen: int, seconds: float) -> list[int]:
         """Evaluate, record rows and decide who ends; return the positions of members that ended."""
@@ -255,6 +290,8 @@ class GroupLoop:
                 ended.append(self._finalize(m, m.control.stop_status, i))
                 continue
             row = epoch_row(epoch, means[i], scores[i], lrs[i], seconds, seen)
+            if self.population is not None:  # the values each epoch trained with ("lr" is the scheduled rate)
+                row.update({name: getattr(m.hp, name) for name in self.population.names if name != "lr"})
             try:
                 m.run.record_epoch(row)
             except Exception as e:  # noqa: BLE001 - a raising callback fails this member only
@@ -307,3 +344,14 @@ class GroupLoop:
         self.optimizer.keep(index, self.params.flat)
         self.shufflers = [self.shufflers[i] for i in keep]
         self._set_penalties([m.hp for m in self.members])
+
+
+def check_population(population: PBT, hps: list[HParams]) -> None:
+    """A ``ValueError`` in words when these members cannot move the population's values live (momentum
+    without a momentum optimizer, dropout outside an MLP, whose per-member rates the stacked pass has)."""
+    names = population.names
+    if "dropout" in names and hps[0].model != "mlp":
+        raise ValueError(f"dropout cannot be explored with model={hps[0].model!r}: a batched group of that model "
+                         f"shares one dropout rate (model='mlp' has one per member)")
+    for hp in hps:
+        check_live_changes(hp, {name: getattr(hp, name) for name in names}, None)

@@ -106,6 +106,17 @@ class Schedules:
                      "max_lr", "initial_lr", "min_lr"):
             setattr(self, name, getattr(self, name)[index])
 
+    LR_ARRAYS = ("lr", "max_lr", "initial_lr", "min_lr")
+
+    def copy_member(self, to: int, source: int, lr_scale: float = 1.0, momentum: float | None = None) -> None:
+        """Member ``to`` takes ``source``'s place in the schedule, its rates scaled by ``lr_scale`` (a
+        new base rate over the source's: a decayed rate stays decayed in proportion) and, when given,
+        ``momentum``."""
+        for name in self.LR_ARRAYS:
+            values = getattr(self, name)
+            values[to] = values[source] * lr_scale
+        self.mom[to] = self.mom[source] if momentum is None else momentum
+
 
 class BatchedOptimizer:
     """One update over all members of ``flat`` (``members x P``) from its gradient ``grad``.
@@ -207,6 +218,18 @@ class BatchedOptimizer:
         denom = torch.sqrt(sq, out=self._scratch(a, b))
         denom.div_(neg_ss * (1 - ADAM_BETA2 ** self.steps) ** 0.5).add_(ADAM_EPS / neg_ss)
         p.addcdiv_(exp_avg, denom)
+
+    @torch.no_grad()
+    def copy_member(self, to: int, source: int) -> None:
+        """Member ``to`` takes ``source``'s optimizer state (momentum buffers, Adam's averages)."""
+        for name, values in self.state.items():
+            if name != "scratch":
+                values[to].copy_(values[source])
+
+    def set_weight_decay(self, member: int, value: float, flat: torch.Tensor) -> None:
+        """Member ``member`` decays its weights by ``value`` from the next epoch's tables."""
+        self.wd[member] = value
+        self._columns(flat)
 
     def keep(self, index: torch.Tensor, flat: torch.Tensor) -> None:
         """Keep only the members at ``index``; ``flat`` is the compacted parameter tensor."""

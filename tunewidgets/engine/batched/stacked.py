@@ -55,6 +55,11 @@ class StackedParams:
         """Keep only the members at ``index`` (a new, compact store)."""
         self._set(self.flat.index_select(0, index))
 
+    @torch.no_grad()
+    def copy_member(self, to: int, source: int) -> None:
+        """Member ``to`` takes ``source``'s weights (population-based training's exploit), in place."""
+        self.flat[to].copy_(self.flat[source])
+
     def member(self, i: int) -> list[torch.Tensor]:
         """Copies of member ``i``'s parameters, shaped as in its module."""
         return [leaf[i].detach().clone() for leaf in self.leaves]
@@ -103,6 +108,12 @@ class MLPForward:
 
     def keep(self, index: torch.Tensor) -> None:
         self.set_dropouts(self.rates.index_select(0, index), [self.seeds[i] for i in index.tolist()])
+
+    def set_rate(self, member: int, rate: float) -> None:
+        """Member ``member`` drops units at ``rate`` from the next step."""
+        rates = self.rates.clone()
+        rates[member] = rate
+        self.set_dropouts(rates, self.seeds)
 
     def _noise(self, h: torch.Tensor) -> torch.Tensor:
         """Keep-and-rescale factors: ``clamp(keep_below - u, 0, 1) * scale`` with the step's shared draw

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from project_table import project_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +37,12 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     assert "train_loss" in lightning_run.history
     assert hf_run.status == "completed" and len(hf_run.history) == 8, hf_run.traceback
     assert hf_run.history["val_loss"].iloc[-1] < 0.6 * hf_run.history["val_loss"].iloc[0]
+    pbt = namespace["pbt"]  # population-based training
+    table = pbt.table()
+    assert len(table) == 8 and table["exploits"].sum() == 4 and pbt.best_value < 0.3
+    assert {"lr", "weight_decay"} <= set(pbt.runs[0])
+    replay = namespace["replay"]
+    assert replay.status == "completed" and replay.history["val_loss"].min() == pytest.approx(pbt.best_value, rel=0.01)
 
 
 def test_every_local_link_and_image_exists():

@@ -107,7 +107,7 @@ def test_the_plot_got_every_epoch_of_every_trial_once(finished):
     assert curves.best_source.data["value"] == pytest.approx(list(sweep.runs[best]["val_accuracy"]))
     # throttled: at most one stream per tick (10 a second), not one per epoch event
     assert 1 <= panel.stream_calls <= 10 * info["elapsed"] + 2
-    assert len(curves.figure.renderers) == 4  # built once: no glyph added per trial or update
+    assert len(curves.figure.renderers) == 5  # built once (with the population marks): no glyph added per trial
 
 
 def test_charts_appear_under_the_panel_when_the_sweep_ends(finished, monkeypatch):

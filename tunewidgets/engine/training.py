@@ -10,13 +10,13 @@ from .callbacks import Callback
 from .data import Data
 from .fit_trainer import FitTrainer
 from .run import Run, trainer_of
+from .schedule import FollowSchedule, check_schedule, check_steps_apply
 from .trainers import Trainer
-
 
 def train(data: Data | Callable, hparams: HParams | dict | None = None, *, background: bool = False,
           callbacks: Iterable[Callback] = (), name: str | None = None,
           metrics: dict[str, Callable] | None = None, metric: str | None = None, direction: str | None = None,
-          **overrides: Any) -> Run:
+          schedule: list[dict[str, Any]] | str | None = None, **overrides: Any) -> Run:
     """Train a model and return its ``Run``.
 
     ``data`` is a ``tw.Data`` that the built-in trainer trains ``hparams`` (a ``tw.HParams``) on, or a
@@ -27,6 +27,10 @@ def train(data: Data | Callable, hparams: HParams | dict | None = None, *, backg
     targets) -> float}``, as ``val_<name>`` history columns. ``metric`` (and ``direction``) says
     which history column ``run.best_metric`` reads (a training function's default: ``val_loss``; the
     direction is inferred from names such as loss, error, accuracy or f1, and asked for otherwise).
+    ``schedule`` given a list trains along values that change at given epochs, ``[{"epoch": 1, "lr": 0.01},
+    {"epoch": 9, "lr": 0.003}]``: the first step's values start the run, each later one moves its live
+    knobs (``sweep.best_schedule`` replays what population-based training found). Given a name
+    (``"step"``, ``"cosine"``, ...) it is the ``HParams`` field, the learning-rate schedule's kind.
 
     Example::
 
@@ -40,7 +44,16 @@ def train(data: Data | Callable, hparams: HParams | dict | None = None, *, backg
     if is_fit and metrics is not None:
         trainer_of(data, metrics)  # says why metrics= is not for a training function
     target = FitTrainer(data, metric, direction) if is_fit else data
+    if schedule is not None and not isinstance(schedule, (list, tuple)):
+        overrides["schedule"] = schedule  # the learning-rate schedule's kind, an HParams field ("step", ...)
+        schedule = None
+    steps = check_schedule(schedule) if schedule is not None else None
+    if steps is not None:
+        overrides = {**{k: v for k, v in steps[0].items() if k != "epoch"}, **overrides}
+        callbacks = [*callbacks, FollowSchedule(steps)]
     run = Run(target, hparams, callbacks=callbacks, name=name, metrics=metrics, **overrides)
+    if steps is not None:
+        check_steps_apply(run, steps)
     if (metric is not None or direction is not None) and run.data is not None:
         run.objective = Objective.for_task(run.data.task, metric, direction, run.extra_metrics)
     return run.start(background=background)

@@ -4,7 +4,8 @@ Bounded whatever the number of trials: every trial's points go into ONE ColumnDa
 segments (previous epoch -> this epoch) with a per-row color and alpha, streamed with
 ``rollover``. A finished trial is restyled with one ``patch`` of its own rows (pruned and stopped
 trials fade); the best trial is redrawn on top from a small second source whose data is replaced
-only when the best changes. No glyph or source is added after construction.
+only when the best changes. Where a population member took another's weights (its row's
+``exploits`` count grew), a triangle marks the point. No glyph or source is added after construction.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ class SweepCurves:
         self.figure.line("epoch", "value", source=self.best_source, color=BEST_COLOR, line_width=3.5,
                          legend_label="best trial")
         self.figure.scatter("epoch", "value", source=self.best_source, color=BEST_COLOR, size=6)
+        self.jumps = ColumnDataSource({"trial": [], "x": [], "y": []}, name="tw-sweep-jumps")
+        # no legend entry: a sweep that is no population would list a mark it never shows; hover says it
+        jumps = self.figure.scatter("x", "y", source=self.jumps, marker="triangle", size=9, color=BEST_COLOR,
+                                    fill_alpha=0.0)
+        jump_tips = [("trial", "@trial"), ("took weights after epoch", "@x{0}")]
+        self.figure.add_tools(HoverTool(renderers=[jumps], tooltips=jump_tips))
         self.figure.add_tools(HoverTool(renderers=[segments], tooltips=[("trial", "@trial"), ("epoch", "@x1"),
                                                                         (metric, "@y1{0.0000}")]))
         self.figure.legend.location = "bottom_right"
@@ -65,20 +72,27 @@ class SweepCurves:
         self._rows_of: dict[int, list[int]] = {}
         self._last: dict[int, tuple[float, float]] = {}
         self._style: dict[int, tuple[str, float]] = {}
+        self._exploits: dict[int, int] = {}
         self.best_trial: int | None = None
 
     def _title(self, best: int | None) -> str:
         return f"{self.metric} per epoch, one line per trial" + (f" (best: trial {best})" if best is not None else "")
 
-    def stream(self, points: dict[int, Iterable[tuple[float, float]]]) -> int:
-        """Append ``{trial: [(epoch, value), ...]}`` in one stream call; return the calls made (0 or 1)."""
-        rows = _empty()
+    def stream(self, points: dict[int, Iterable[tuple]]) -> int:
+        """Append ``{trial: [(epoch, value), ...]}`` in one stream call; return the calls made (0 or 1).
+        A point may carry a third value, its row's ``exploits`` count (population-based training)."""
+        rows, jumps = _empty(), {"trial": [], "x": [], "y": []}
         with self.lock:
             for trial, pairs in points.items():
                 color, alpha = self._style.get(trial, (PALETTE[trial % len(PALETTE)], LIVE_ALPHA))
-                for epoch, value in pairs:
+                for epoch, value, *exploits in pairs:
                     if value is None or not math.isfinite(value):
                         continue  # a gap: the next finite point connects to the last one
+                    if exploits and (exploits[0] or 0) > self._exploits.get(trial, 0):  # marked where it jumped
+                        self._exploits[trial] = exploits[0]
+                        before = self._last.get(trial, (epoch - 1, value))
+                        for key, v in zip(("trial", "x", "y"), (trial, *before)):
+                            jumps[key].append(v)
                     last = self._last.get(trial)
                     if last is None or epoch <= last[0]:  # first point, or a retried trial starting over
                         last = (epoch, value)
@@ -86,6 +100,8 @@ class SweepCurves:
                         rows[key].append(v)
                     self._last[trial] = (epoch, value)
                     self._rows_of.setdefault(trial, []).append(self._total + len(rows["trial"]) - 1)
+            if jumps["trial"]:
+                self.jumps.stream(jumps, rollover=self.rollover)
             if not rows["trial"]:
                 return 0
             self._total += len(rows["trial"])
@@ -124,6 +140,9 @@ class SweepCurves:
             if self.source.data["trial"]:
                 self.source.data = _empty()
             self.show_best(None, [], [])
+            if self.jumps.data["trial"]:
+                self.jumps.data = {"trial": [], "x": [], "y": []}
+            self._exploits.clear()
             self._total = 0
             self._rows_of.clear()
             self._last.clear()

@@ -25,6 +25,7 @@ from .protocol import Trial
 from .results import SWEEP_ATTR
 from .resume import DEFAULT_TRIALS
 from .fit_trial import ONLY_BUILT_IN, FitTrial
+from .population import plan_population, refuse_population_settings
 from .spec import FIT, TORCH, SweepSpec
 from .storage import mask_url, open_storage, scrub
 from .strategies import make_pruner, make_sampler, strategy_name
@@ -67,17 +68,18 @@ def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n
 
 
 def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
-          base: HParams | dict | None = None, pruner: Any = None, executor: Any = "thread",
+          base: HParams | dict | None = None, pruner: Any = None, executor: Any = None,
           storage: Any = None, name: str | None = None, seed: int | None = None, metric: str | None = None,
           direction: str | None = None, metrics: dict[str, Callable] | None = None, background: bool = False,
           group_size: int | str | None = None, start: bool = True, quiet: bool = False,
-          objectives: list[Any] | None = None) -> Sweep:
+          objectives: list[Any] | None = None, population: int | None = None, interval: int | None = None,
+          quantile: float | None = None, resample: float | None = None) -> Sweep:
     """Search hyperparameters of a torch model on ``data``, or of your own training function
     ``fit(p, report)``; return the ``Sweep``.
 
     ``strategy``: "grid", "random", "bayes" (TPE) or "gp". ``n_trials`` defaults to the whole grid,
     else 20. Fields not in ``space`` come from ``base``. ``pruner``: None, "median", "halving" or
-    "hyperband" (steps are epochs). ``executor``: "thread" (in the kernel), "process", "dask" (a
+    "hyperband" (steps are epochs). ``executor``: "thread" (the default: in the kernel), "process", "dask" (a
     local cluster), a ``distributed.Client``, a scheduler address, or "batched" (in the kernel,
     ``group_size`` trials of the same network structure trained together; the default "auto" fits
     each group to the memory of its device, up to 16 trials on a CPU, 64 on a GPU).
@@ -87,6 +89,13 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     validation metrics, and ``metric="val_<name>"`` optimizes one of them. ``start=False`` returns
     the sweep before its first trial (subscribe to ``sweep.events``, then ``sweep.start()``);
     ``quiet=True`` keeps Optuna's per-trial log lines out while it runs.
+
+    ``strategy="pbt"`` is population-based training: ``population`` members (16) train as one batched
+    group from random draws of ``space``, whose dimensions must be live fields (lr, momentum,
+    weight_decay, l1, dropout); every ``interval`` epochs (4) the worst ``quantile`` (0.25) take the
+    best ones' weights and optimizer state and move their values (x0.8 / x1.2, or a fresh draw with
+    probability ``resample``, 0.25). The table's ``exploits`` and ``parents`` give each member's
+    lineage, and its history the values each epoch trained with.
 
     A training function's space and ``base`` (a dict) take any names; ``metric`` is any name it
     reports (default val_loss), its direction inferred for names like loss, error, accuracy or f1
@@ -104,6 +113,11 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     if not isinstance(space, Space):
         raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
     if is_training_function(data):
+        if strategy == "pbt":
+            raise ValueError("strategy='pbt' trains the built-in models (tw.sweep(data, ...)) as one batched group; "
+                             "a training function of yours cannot be a population member yet")
+        refuse_population_settings(strategy, dict(population=population, interval=interval, quantile=quantile,
+                                                  resample=resample))
         return sweep_fit(data, space, base, metric, direction, objectives, metrics, group_size, executor, pruner,
                          seed, dict(strategy=strategy, n_trials=n_trials, storage=storage, name=name,
                                     background=background, start=start, quiet=quiet))
@@ -113,9 +127,17 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     metrics = check_metrics(metrics)
     chosen = Objectives.of(objectives_of(lambda m, d: Objective.for_task(data.task, m, d, metrics),
                                          metric, direction, objectives, pruner))
+    settings = dict(population=population, interval=interval, quantile=quantile, resample=resample)
+    pbt = None
+    if strategy == "pbt":
+        pbt, n_trials = plan_population(data, space, base, chosen, pruner=pruner, executor=executor,
+                                        group_size=group_size, n_trials=n_trials, seed=seed, settings=settings)
+        executor, group_size = "batched", n_trials
+    else:
+        refuse_population_settings(strategy, settings)
     spec = SweepSpec(space, chosen, TORCH, seed=seed, base=base, stored_base=SweepSpec.storable_base(base),
                      data=data.name, task=data.task, metrics=sorted(metrics))
-    return launch(TorchTrial(data, metrics), spec, strategy=strategy, pruner=pruner,
+    return launch(TorchTrial(data, metrics, population=pbt), spec, strategy=strategy, pruner=pruner,
                   n_trials=n_trials, executor=executor, storage=storage, name=name, group_size=group_size,
                   background=background, start=start, quiet=quiet)
 

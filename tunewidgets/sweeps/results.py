@@ -160,7 +160,8 @@ def results_table(records: list[TrialRecord], param_names: list[str], objectives
                "epochs_trained": len(r.rows), "seconds": seconds}
         row.update({o.metric: values[i] for i, o in more})
         row.update({columns_of[name]: r.params.get(name) for name in param_names})
-        row.update({k: v for k, v in r.extra.items() if k not in row})
+        # scalars only: a population member's whole lineage stays in its record
+        row.update({k: v for k, v in r.extra.items() if k not in row and not isinstance(v, (list, dict))})
         row["error"] = r.error or ""
         rows.append(row)
     first = ["rank", "trial", "status", metric, *[o.metric for _, o in more]]

@@ -55,13 +55,14 @@ def make_sampler(strategy: Any, space: Space, seed: int | None) -> optuna.sample
                              f"more than {MAX_GRID_POINTS:,}; use strategy='random' or 'bayes', or fewer points per "
                              f"dimension (n=, step=, shorter choices)")
         return AskTellGridSampler(space.grid_values(), seed=seed)
-    if strategy == "random":
+    if strategy in ("random", "pbt"):  # a population starts from random draws
         return optuna.samplers.RandomSampler(seed=seed)
     if strategy == "bayes":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)  # trials asked together stay apart
     if strategy == "gp":
         return optuna.samplers.GPSampler(seed=seed)
-    raise ValueError(f"strategy={strategy!r} is not allowed: must be one of {STRATEGIES} or an Optuna sampler")
+    raise ValueError(f"strategy={strategy!r} is not allowed: must be one of {STRATEGIES + ('pbt',)} or an Optuna "
+                     f"sampler")
 
 
 def make_pruner(pruner: Any, max_epochs: int | None) -> optuna.pruners.BasePruner:

@@ -25,6 +25,7 @@ from ..space import Space
 from . import logs
 from .driver import SweepDriver, TrialBook
 from .executors import make_executor
+from .population import schedule_of
 from .protocol import Executor, Trial, start_note
 from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
                       record_from_trial, results_table)
@@ -85,7 +86,7 @@ class Sweep(HasObjective):
         ``resume(data=...)`` trains more. A fresh sampler continues the study, its seed offset by the
         trials so far so a resumed random search does not repeat itself."""
         spec = SweepSpec.from_attr(study.user_attrs[SWEEP_ATTR])
-        if spec.strategy not in STRATEGIES:
+        if spec.strategy not in (*STRATEGIES, "pbt"):
             spec.strategy = "bayes"  # a sampler object was stored by its class name
         seed = spec.seed if spec.seed is None else spec.seed + len(study.trials)
         study.sampler = make_sampler(spec.strategy, spec.space, seed)
@@ -158,6 +159,9 @@ class Sweep(HasObjective):
                 return self
         if self.status in ("pending", "running"):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
+        if self.spec.strategy == "pbt":
+            raise ValueError("a population-based sweep cannot run more trials: its members trained together and "
+                             "took each other's weights; start a new tw.sweep(..., strategy='pbt')")
         base = resume_base(self.spec, base)
         train_trial = trial_to_resume(self.spec, data, metrics, fit) or self.train_trial
         if train_trial is None:
@@ -334,6 +338,16 @@ class Sweep(HasObjective):
         """The best complete trial's ``HParams`` (estimator sweeps: its parameters), or None."""
         params = self.best_params
         return None if params is None else self.spec.full_params(params)
+
+    @property
+    def best_schedule(self) -> list[dict[str, Any]] | None:
+        """A population-based sweep's best member's values epoch by epoch, through the members whose
+        weights it took: ``tw.train(data, sweep.best, schedule=sweep.best_schedule)`` trains one model
+        along it from scratch. None for other strategies, or before a member completed."""
+        best = self.best_trial
+        if best is None or "lineage" not in best.extra:
+            return None
+        return schedule_of(best.number, {r.number: r for r in self.records()}, self.space.names)
 
     @property
     def best_value(self) -> float | None:

@@ -16,6 +16,7 @@ from ..engine.batched.check import structure_key
 from ..engine.batched.sizing import fitting_group_size
 from ..engine.callbacks import Callback
 from ..engine.data import Data
+from ..engine.pbt import PBT
 from ..engine.run import Run
 from ..hparams import HParams
 from .protocol import Channel, Trial, TrialResult, error_text
@@ -60,10 +61,11 @@ class TorchTrial(Trial):
 
     data: Data
     metrics: dict[str, Callable] = field(default_factory=dict)
+    population: PBT | None = None  # strategy="pbt": a group trains as one population (engine/pbt.py)
 
     def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
         """The (pending) run of trial ``number``; bad hyperparameters for this data raise here."""
-        run = Run(self.data, HParams.from_dict(params), callbacks=callbacks, name=f"trial {number}",
+        run = Run(self.data, HParams.from_dict(params), callbacks=callbacks, name=TRIAL_NAME.format(number),
                   metrics=self.metrics)
         run.keeps_optimizer_state = False  # the sweep keeps a trial's history and scores, never the run
         return run
@@ -94,10 +96,26 @@ class TorchTrial(Trial):
         return fitting_group_size(hp, self.data, limit)
 
     def train_group(self, runs: list[Run]) -> None:
-        GroupLoop(self.data, runs).train()  # plan_group asked can_batch already: train_batched would ask again
+        # plan_group asked can_batch already, and the sweep checked the population: train_batched would ask again
+        GroupLoop(self.data, runs, self.population).train()
 
     def result_of(self, run: Run, started: float) -> TrialResult:
-        return trial_result(run, started)
+        result = trial_result(run, started)
+        if self.population is not None:
+            result.extra.update(lineage_columns(run.lineage))
+        return result
+
+
+TRIAL_NAME = "trial {}"  # a trial's run is named so; a population member's lineage reads the number back
+
+
+def lineage_columns(lineage: list[dict[str, Any]]) -> dict[str, Any]:
+    """A population member's table columns: how many times it took another member's weights, from which
+    trials (``parents``), and the whole ``lineage`` (epoch, parent trial, values) for its schedule."""
+    numbers = [int(jump["parent"].removeprefix(TRIAL_NAME.format(""))) for jump in lineage]
+    return {"exploits": len(lineage), "parents": ", ".join(map(str, numbers)),
+            "lineage": [{"epoch": jump["epoch"], "parent": number, "values": dict(jump["values"])}
+                        for jump, number in zip(lineage, numbers)]}
 
 
 def _valid_hparams(params: dict[str, Any]) -> bool:

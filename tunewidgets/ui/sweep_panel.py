@@ -166,9 +166,11 @@ class SweepPanel(Panel):
             raise RuntimeError(f"sweep {self.sweep.name!r} is still running: stop() it or wait() for it first")
         space = self.space
         s = self.settings_form.checked()
-        sw = new_sweep(self.fit or self.data, space, strategy=s["strategy"], n_trials=s["n_trials"],
-                       pruner=s["pruner"], executor=s["executor"], seed=self.seed, quiet=True, start=False,
-                       **self._what_it_sweeps(s))
+        how = {"n_trials": s["n_trials"], "pruner": s["pruner"], "executor": s["executor"]}
+        if s["strategy"] == "pbt":  # the trials are the population, one batched group, no pruner
+            how = {"population": s["n_trials"], "interval": s["interval"]}
+        sw = new_sweep(self.fit or self.data, space, strategy=s["strategy"], seed=self.seed, quiet=True, start=False,
+                       **how, **self._what_it_sweeps(s))
         feed = SweepFeed(sw)
         with self.view_lock:  # the pump shows the new sweep's events only once the view is set up for it
             self._pump.watch(feed)
@@ -309,7 +311,7 @@ class SweepPanel(Panel):
             if e.kind == "epoch":
                 if e.epoch <= self._plotted.get(trial, 0):  # plotted from the trial's record already
                     continue
-                points[trial].append((e.epoch, finite_or_nan(e.values.get(self.metric))))
+                points[trial].append((e.epoch, finite_or_nan(e.values.get(self.metric)), e.values.get("exploits")))
                 self._plotted[trial] = e.epoch
             elif e.kind == "status":
                 self.table.stale = True

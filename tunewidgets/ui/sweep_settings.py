@@ -18,24 +18,36 @@ from ..sweeps.launch import pruner_conflict
 from ..sweeps.strategies import PRUNERS as PRUNER_NAMES, STRATEGY_LABELS
 from .form import Form
 
-STRATEGIES = tuple((label, name) for name, label in STRATEGY_LABELS.items())
+STRATEGIES = tuple((label, name) for name, label in STRATEGY_LABELS.items()) + (("pbt (population)", "pbt"),)
 PRUNERS = tuple(name or "none" for name in PRUNER_NAMES)  # "none": a Dropdown reads None as no selection
-SETTING = {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
+def setting() -> dict[str, Any]:
+    """A box's style and a layout of its own (a shared Layout would hide every box that one hides)."""
+    return {"style": {"description_width": "90px"}, "layout": widgets.Layout(width="230px")}
 
 
-def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: Any = None) -> list[str]:
-    """What is wrong with the settings, in the words of the boxes."""
+def settings_errors(n_trials: Any, epochs: Any, objectives: tuple = (), pruner: Any = None,
+                    interval: Any = None) -> list[str]:
+    """What is wrong with the settings, in the words of the boxes (``interval`` only for strategy pbt)."""
     errors = []
     conflict = pruner_conflict(list(objectives), pruner)
     if conflict:
         errors.append(f"{conflict}: choose pruner none")
-    problem = count_problem("trials", n_trials)
+    problem = count_problem("trials" if interval is None else "population", n_trials, low=1 if interval is None else 2)
     if problem:
         errors.append(problem)
     try:
         check_field("epochs", epochs)
     except ValueError as e:
         errors.append(str(e))
+    if interval is not None:
+        if len(objectives) > 1:
+            errors.append("strategy pbt ranks the members by one metric: optimize the metric alone")
+        problem = count_problem("interval", interval, hint="epochs between exploits")
+        if problem:
+            errors.append(problem)
+        elif isinstance(epochs, int) and interval >= epochs:
+            errors.append(f"interval={interval} must be less than epochs/trial={epochs}, or no member ever takes "
+                          f"another's weights")
     return errors
 
 
@@ -55,13 +67,16 @@ class SweepSettings(Form):
         if objectives and tuple(objectives) not in [v for _, v in choices]:
             choices.append((" vs ".join(objectives), tuple(objectives)))
         self.fields: dict[str, widgets.ValueWidget] = {
-            "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **SETTING),
-            "n_trials": widgets.IntText(value=n_trials, description="trials", **SETTING),
-            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **SETTING),
-            "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **SETTING),
-            "epochs": widgets.IntText(value=epochs, description="epochs/trial", **SETTING),
+            "strategy": widgets.Dropdown(options=STRATEGIES, value=strategy, description="strategy", **setting()),
+            "n_trials": widgets.IntText(value=n_trials, description="trials", **setting()),
+            "pruner": widgets.Dropdown(options=PRUNERS, value=pruner or "none", description="pruner", **setting()),
+            "executor": widgets.Dropdown(options=EXECUTORS, value=executor, description="executor", **setting()),
+            "epochs": widgets.IntText(value=epochs, description="epochs/trial", **setting()),
+            # strategy pbt: trials are the population, trained as one batched group with no pruner
+            "interval": widgets.IntText(value=4, description="interval", tooltip="epochs between exploits",
+                                        **setting()),
             "objectives": widgets.Dropdown(options=choices, value=tuple(objectives), description="optimize",
-                                           **SETTING),
+                                           **setting()),
         }
         for key, w in self.fields.items():
             w.add_class(f"tw-sweep-{key.replace('_', '-')}")
@@ -72,7 +87,24 @@ class SweepSettings(Form):
         self._on_change()
 
     def _on_change(self, change: Any = None) -> None:
+        population = self._show_population_boxes()
         values = {key: w.value for key, w in self.fields.items()}
         values["pruner"] = None if values["pruner"] == "none" else values["pruner"]
+        if not population:
+            del values["interval"]
         self._show(values, settings_errors(values["n_trials"], values["epochs"],
-                                           values["objectives"] or (self.metric,), values["pruner"]))
+                                           values["objectives"] or (self.metric,), values["pruner"],
+                                           values.get("interval")))
+
+    def _show_population_boxes(self) -> bool:
+        """Strategy pbt: trials read population, an interval box shows, and the population trains as one
+        batched group with no pruner (those boxes are set so and locked). Whether pbt is chosen."""
+        f = self.fields
+        population = f["strategy"].value == "pbt"
+        f["interval"].layout.display = None if population else "none"
+        f["n_trials"].description = "population" if population else "trials"
+        for key, locked in (("executor", "batched"), ("pruner", "none")):
+            if population and locked in f[key].options:
+                f[key].value = locked
+            f[key].disabled = population
+        return population

@@ -39,10 +39,11 @@ class SweptFunction:
 
     def adapt(self, settings: dict[str, widgets.ValueWidget], lr_range: widgets.Button) -> None:
         """Leave out the settings a training function has no use for."""
-        executors = settings["executor"]
-        chosen = executors.value
-        executors.options = [e for e in executors.options if e != "batched"]
-        executors.value = chosen  # changing the options moved it to the first
+        for key, built_in_only in (("executor", "batched"), ("strategy", "pbt")):
+            box = settings[key]
+            chosen = box.value
+            box.options = [o for o in box.options if (o[1] if isinstance(o, tuple) else o) != built_in_only]
+            box.value = chosen  # changing the options moved it to the first
         if "epochs" not in self.base:  # the function counts its own epochs
             settings["epochs"].layout.display = "none"
         lr_range.tooltip = "the LR finder needs the built-in trainer: give lr a LogUniform range in the space"

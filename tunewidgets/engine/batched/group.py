@@ -291,7 +291,8 @@ class GroupLoop:
                 continue
             row = epoch_row(epoch, means[i], scores[i], lrs[i], seconds, seen)
             if self.population is not None:  # the values each epoch trained with ("lr" is the scheduled rate)
-                row.update({name: getattr(m.hp, name) for name in self.population.names if name != "lr"})
+                row.update({name: getattr(m.hp, name) for name in self.population.names if name != "lr"},
+                           exploits=len(m.run.lineage))
             try:
                 m.run.record_epoch(row)
             except Exception as e:  # noqa: BLE001 - a raising callback fails this member only

@@ -65,7 +65,10 @@ def test_what_population_based_training_cannot_do_is_refused_in_words(kwargs, wo
 
 
 def test_a_value_the_members_cannot_move_live_is_refused_before_training(digits):
-    hps = [tw.HParams(optimizer="adam", lr=lr, epochs=2) for lr in (0.01, 0.02)]
+    hps = [tw.HParams(optimizer="adam", lr=0.01, epochs=2, seed=seed) for seed in (0, 1)]
+    with pytest.raises(ValueError, match="the members differ in optimizer: a population shares every value"):
+        train_batched(digits, [hps[0], hps[1].replace(optimizer="sgd")],
+                      population=PBT(tw.Space(lr=tw.LogUniform(1e-3, 1e-1))))
     with pytest.raises(ValueError, match="momentum=0.9 has no effect with optimizer='adam'"):
         train_batched(digits, [hp.replace(momentum=0.9) for hp in hps],
                       population=PBT(tw.Space(momentum=tw.Uniform(0.5, 0.99))))
@@ -123,9 +126,38 @@ def test_a_jump_is_a_knob_event_that_the_plots_mark(digits):
     hps = [tw.HParams(lr=lr, epochs=2, units=16, dropout=0.1, seed=i) for i, lr in enumerate((0.05, 1e-5))]
     runs = [tw.Run(digits, hp) for hp in hps]
     feeds = [r.events.listen() for r in runs]
-    train_batched(digits, runs=runs, population=PBT(tw.Space(dropout=tw.Uniform(0.0, 0.5)), interval=1,
-                                                     quantile=0.5, seed=0))
+    pbt = PBT(tw.Space(dropout=tw.Uniform(0.0, 0.5), lr=tw.LogUniform(1e-6, 0.5)), interval=1, quantile=0.5, seed=0)
+    train_batched(digits, runs=runs, population=pbt)
     knobs = [e for e in feeds[1].drain() if e.kind == "knob"]
     assert [e.values["at"] for e in knobs] == [1.0] and all("dropout" in e.values["changes"] for e in knobs)
     assert not [e for e in feeds[0].drain() if e.kind == "knob"]
     assert runs[1].history["dropout"].tolist()[1:] == [j["values"]["dropout"] for j in runs[1].lineage]
+
+
+def test_explored_values_reach_the_stacked_step_of_each_member(digits):
+    """The history says what each member trained with; the group's own per-member columns must agree:
+    dropout rates, momentum, L1 and the rate in the schedule."""
+    from tunewidgets.engine.batched import GroupLoop
+
+    hps = [tw.HParams(optimizer="momentum", lr=lr, momentum=0.9, l1=1e-5, dropout=0.1, epochs=4, units=16)
+           for lr in (0.05, 1e-5, 0.05, 1e-5)]
+    runs = [tw.Run(digits, hp) for hp in hps]
+    space = tw.Space(lr=tw.LogUniform(1e-6, 0.5), momentum=tw.Uniform(0.5, 0.99), l1=tw.LogUniform(1e-6, 1e-3),
+                     dropout=tw.Uniform(0.0, 0.5))
+    loop = GroupLoop(digits, runs, PBT(space, interval=2, quantile=0.5, seed=0))
+    loop.train()
+    assert sum(len(r.lineage) for r in runs) == 2
+    final = [r.hparams for r in runs]
+    assert loop.forward.rates.tolist() == pytest.approx([hp.dropout for hp in final], abs=1e-6)
+    assert loop.schedules.mom.tolist() == pytest.approx([hp.momentum for hp in final])
+    assert loop.schedules.lr.tolist() == pytest.approx([hp.lr for hp in final])
+    assert loop.l1.tolist() == pytest.approx([hp.l1 for hp in final])
+
+
+def test_the_direction_follows_the_metric_and_a_metric_no_row_has_is_named():
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1))
+    assert PBT(space, metric="val_accuracy").direction == "maximize" and PBT(space).direction == "minimize"
+    with pytest.raises(ValueError, match="needs direction="):
+        PBT(space, metric="val_top2")
+    with pytest.raises(ValueError, match="metric='val_acc' is not in the members' rows: they have epoch, val_loss"):
+        PBT(space, metric="val_acc").scores_of([{"epoch": 1, "val_loss": 0.3}])

@@ -173,6 +173,7 @@ def test_the_sweep_panel_runs_a_population_and_marks_where_members_jumped(base, 
     jumped = {(r.number, jump["epoch"]) for r in sw.records() for jump in r.extra["lineage"]}
     assert set(zip(marks["trial"], marks["x"])) == jumped  # one mark per exploit, where it happened
     settings["strategy"].value = "random"  # back to a search: the boxes come back as they were
+    assert (settings["executor"].value, settings["pruner"].value) == ("thread", "median")
     assert not settings["executor"].disabled and not settings["pruner"].disabled
     assert settings["interval"].layout.display == "none"
 
@@ -195,3 +196,13 @@ def test_a_population_keeps_its_members_and_resumes_only_when_paused(base, digit
     assert loaded.info["strategy"] == "pbt" and len(loaded.table()) == 4
     with pytest.raises(ValueError, match="a population-based sweep cannot run more trials"):
         loaded.resume(data=digits)
+
+
+def test_only_a_sweep_of_the_built_in_models_is_a_population(digits):
+    from sklearn.linear_model import LogisticRegression
+
+    with pytest.raises(ValueError, match="strategy='pbt' trains the built-in models"):
+        tw.sweep_estimator(LogisticRegression(), {"C": [0.1, 1.0]}, digits.x_train.numpy(), digits.y_train.numpy(),
+                           strategy="pbt")
+    with pytest.raises(ValueError, match="must be a list of steps"):
+        tw.train(digits, tw.HParams(epochs=1), schedule={"epoch": 1, "lr": 0.01})

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..guards import require_count
+from ..objective import Objective
 from ..space import Choice, Dimension, FloatRange, IntRange, Space
 from .knobs import LIVE_FIELDS
 
@@ -40,7 +41,7 @@ class PBT:
 
     space: Space
     metric: str = "val_loss"
-    direction: str = "minimize"
+    direction: str | None = None  # None: from the metric's name (loss, error: minimize; accuracy, f1: maximize)
     interval: int = 4
     quantile: float = 0.25
     resample: float = 0.25
@@ -55,6 +56,8 @@ class PBT:
         if not (isinstance(self.resample, (int, float)) and 0 <= self.resample <= 1):
             raise ValueError(f"resample={self.resample!r} is not allowed: must be in [0, 1], the chance that a "
                              f"copied value is drawn afresh instead of moved by x0.8 or x1.2")
+        if self.direction is None:
+            self.direction = Objective.named(self.metric).direction  # asks for direction= when the name says nothing
         if self.direction not in ("minimize", "maximize"):
             raise ValueError(f"direction={self.direction!r} is not allowed: must be 'minimize' or 'maximize'")
         check_explorable(self.space)
@@ -67,6 +70,13 @@ class PBT:
     def due(self, epoch: int, epochs: int) -> bool:
         """Whether the population is judged after ``epoch`` (never after the last: nothing trains on)."""
         return epoch % self.interval == 0 and epoch < epochs
+
+    def scores_of(self, rows: list[dict[str, Any]]) -> list[float]:
+        """Each member's ``metric`` in its last row; a ``ValueError`` naming the columns when no row has it."""
+        if rows and not any(self.metric in row for row in rows):
+            raise ValueError(f"metric={self.metric!r} is not in the members' rows: they have "
+                             f"{', '.join(sorted(rows[0]))}")
+        return [row.get(self.metric, math.nan) for row in rows]
 
     def decide(self, scores: list[float], values: list[dict[str, Any]]) -> list[Jump]:
         """The jumps for members with these ``scores`` (a NaN ranks last) and current ``values``."""

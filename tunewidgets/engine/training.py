@@ -44,7 +44,7 @@ def train(data: Data | Callable, hparams: HParams | dict | None = None, *, backg
     if is_fit and metrics is not None:
         trainer_of(data, metrics)  # says why metrics= is not for a training function
     target = FitTrainer(data, metric, direction) if is_fit else data
-    if schedule is not None and not isinstance(schedule, (list, tuple)):
+    if isinstance(schedule, str):
         overrides["schedule"] = schedule  # the learning-rate schedule's kind, an HParams field ("step", ...)
         schedule = None
     steps = check_schedule(schedule) if schedule is not None else None

@@ -52,6 +52,9 @@ def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n
            background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
     """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
     executor and study (all checked before any trial), store ``spec`` in the study, then start."""
+    if strategy == "pbt" and getattr(train_trial, "population", None) is None:
+        raise ValueError("strategy='pbt' trains the built-in models of tw.sweep(data, ...) as one population: "
+                         "this sweep's trials cannot take each other's weights; use strategy='random' or 'bayes'")
     if strategy == "grid":
         n_trials = spec.space.grid_size if n_trials is None else min(n_trials, spec.space.grid_size)
     n_trials = DEFAULT_TRIALS if n_trials is None else n_trials

@@ -103,6 +103,13 @@ class SweepSettings(Form):
         population = f["strategy"].value == "pbt"
         f["interval"].layout.display = None if population else "none"
         f["n_trials"].description = "population" if population else "trials"
+        saved = getattr(self, "_before_population", None)  # what the user had chosen, given back on leaving pbt
+        if population and saved is None:
+            self._before_population = {key: f[key].value for key in ("executor", "pruner")}
+        elif not population and saved is not None:
+            self._before_population = None
+            for key, value in saved.items():
+                f[key].value = value
         for key, locked in (("executor", "batched"), ("pruner", "none")):
             if population and locked in f[key].options:
                 f[key].value = locked

@@ -253,7 +253,7 @@ class GroupLoop:
         """The worst members take the best ones' weights, optimizer state and place in the schedule,
         in place in the stacked rows, then train on with moved values (``PBT.decide``)."""
         pop, members = self.population, self.members
-        scores = [m.run.last_row.get(pop.metric, math.nan) for m in members]
+        scores = pop.scores_of([m.run.last_row for m in members])
         values = [{name: getattr(m.hp, name) for name in pop.names} for m in members]
         jumps = pop.decide(scores, values)
         for jump in jumps:
@@ -351,6 +351,12 @@ def check_population(population: PBT, hps: list[HParams]) -> None:
     """A ``ValueError`` in words when these members cannot move the population's values live (momentum
     without a momentum optimizer, dropout outside an MLP, whose per-member rates the stacked pass has)."""
     names = population.names
+    shared = [{k: v for k, v in hp.to_dict().items() if k not in (*names, "seed")} for hp in hps]
+    differ = sorted({k for s in shared for k in s if s[k] != shared[0][k]})
+    if differ:
+        raise ValueError(f"the members differ in {', '.join(differ)}: a population shares every value but the "
+                         f"explored ones ({', '.join(names)}) and the seed, since a member takes another's optimizer "
+                         f"state and place in the schedule")
     if "dropout" in names and hps[0].model != "mlp":
         raise ValueError(f"dropout cannot be explored with model={hps[0].model!r}: a batched group of that model "
                          f"shares one dropout rate (model='mlp' has one per member)")

@@ -41,10 +41,11 @@ def test_a_population_trains_as_one_group_and_each_member_shows_its_lineage(base
     assert again["exploits"].tolist() == table["exploits"].tolist()
 
 
-def test_a_member_that_barely_learns_continues_from_a_good_members_weights(base, digits):
+@pytest.mark.parametrize("executor", ["batched", "thread"])
+def test_a_member_that_barely_learns_continues_from_a_good_members_weights(base, digits, executor):
     """Members that start with a learning rate too small to learn take a good member's weights: the
     epoch after the exploit their validation loss is the donor's level, not their own."""
-    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-6, 3e-2)), strategy="pbt", population=8, interval=2,
+    sw = tw.sweep(digits, tw.Space(lr=tw.LogUniform(1e-6, 3e-2)), strategy="pbt", executor=executor, population=8, interval=2,
                   base=population_base(base), metric="val_loss", seed=3, quiet=True)
     curves = sw.curves()
     jumped = [r for r in sw.records() if r.extra["exploits"]]
@@ -57,8 +58,9 @@ def test_a_member_that_barely_learns_continues_from_a_good_members_weights(base,
         assert own[at + 1] < own[at] / 2 and abs(own[at + 1] - donor[at + 1]) < abs(own[at] - donor[at]) / 3, (own, donor)
 
 
-def test_a_population_pauses_and_stops_as_a_sweep_does(base, digits):
-    sw = tw.sweep(digits, SPACE, strategy="pbt", population=4, interval=2, base=population_base(base, epochs=200),
+@pytest.mark.parametrize("executor", ["batched", "thread"])
+def test_a_population_pauses_and_stops_as_a_sweep_does(base, digits, executor):
+    sw = tw.sweep(digits, SPACE, strategy="pbt", executor=executor, population=4, interval=2, base=population_base(base, epochs=200),
                   seed=0, background=True, quiet=True)
     assert wait_for(lambda: any(r.rows for r in sw.records()), timeout=60), "no epoch arrived"
     sw.pause()
@@ -76,7 +78,8 @@ def test_a_population_pauses_and_stops_as_a_sweep_does(base, digits):
 
 @pytest.mark.parametrize("kwargs, words", [
     ({"pruner": "median"}, "pruner='median' is not used with strategy='pbt'"),
-    ({"executor": "thread"}, "strategy='pbt' trains the population as one batched group"),
+    ({"executor": "process"}, "strategy='pbt' trains the population in the kernel"),
+    ({"executor": "thread", "group_size": 4}, "group_size=4 is not allowed with strategy='pbt'"),
     ({"n_trials": 5}, "n_trials=5 is not allowed with strategy='pbt'"),
     ({"population": 1}, "population"),
     ({"interval": 6}, "interval=6 is not allowed with epochs=6"),
@@ -92,20 +95,13 @@ def test_what_a_population_cannot_do_is_refused_before_any_trial(base, digits, k
     assert words in str(info.value)
 
 
-def test_a_training_function_is_not_a_population_member_yet():
-    def fit(p, report):
-        report.epoch(val_loss=p.lr)
-
-    with pytest.raises(ValueError, match="a training function of yours cannot be a population member yet"):
-        tw.sweep(fit, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), strategy="pbt")
-
-
-def test_each_members_schedule_trains_one_model_from_scratch_along_the_same_curve(base, digits):
+@pytest.mark.parametrize("executor", ["batched", "thread"])
+def test_each_members_schedule_trains_one_model_from_scratch_along_the_same_curve(base, digits, executor):
     """The replay follows the member's values and, until each exploit, those of the member whose weights it
     took; trained alone it lands on the member's curve (batched and alone agree to float rounding)."""
     from tunewidgets.sweeps.population import schedule_of
 
-    sw = tw.sweep(digits, SPACE, strategy="pbt", population=8, interval=2, base=population_base(base),
+    sw = tw.sweep(digits, SPACE, strategy="pbt", executor=executor, population=8, interval=2, base=population_base(base),
                   metric="val_loss", seed=0, quiet=True)
     records = {r.number: r for r in sw.records()}
     assert sw.best_schedule == schedule_of(sw.best_trial.number, records, ["lr", "weight_decay"])
@@ -178,30 +174,36 @@ def test_the_sweep_panel_runs_a_population_and_marks_where_members_jumped(base, 
     assert settings["interval"].layout.display == "none"
 
 
-def test_a_training_functions_sweep_panel_offers_no_population():
+def test_a_training_functions_sweep_panel_offers_a_population_only_with_an_epochs_value():
     from tunewidgets.ui.sweep_panel import SweepPanel
 
     def fit(p, report):
         report.epoch(val_loss=p["lr"])
 
     panel = SweepPanel(fit, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), base={"epochs": 2})
+    assert "pbt" in [value for _, value in panel.settings["strategy"].options]
+    panel.settings["strategy"].value = "pbt"
+    assert panel.settings["executor"].value == "thread" and panel.settings["executor"].disabled
+    panel = SweepPanel(fit, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)))
     assert "pbt" not in [value for _, value in panel.settings["strategy"].options]
 
 
-def test_a_population_keeps_its_members_and_resumes_only_when_paused(base, digits, tmp_path):
+@pytest.mark.parametrize("executor", ["batched", "thread"])
+def test_a_population_keeps_its_members_and_resumes_only_when_paused(base, digits, tmp_path, executor):
     storage = f"sqlite:///{tmp_path / 'pbt.db'}"
-    tw.sweep(digits, SPACE, strategy="pbt", population=4, interval=2, base=population_base(base, epochs=3),
-             metric="val_loss", seed=0, storage=storage, name="pbt", quiet=True)
+    tw.sweep(digits, SPACE, strategy="pbt", executor=executor, population=4, interval=2,
+             base=population_base(base, epochs=3), metric="val_loss", seed=0, storage=storage, name="pbt", quiet=True)
     loaded = tw.load_sweep(storage, "pbt")
     assert loaded.info["strategy"] == "pbt" and len(loaded.table()) == 4
+    assert loaded.table()["exploits"].sum() == 1  # judged once (after epoch 2), the worst of 4 took the best's
     with pytest.raises(ValueError, match="a population-based sweep cannot run more trials"):
         loaded.resume(data=digits)
 
 
-def test_only_a_sweep_of_the_built_in_models_is_a_population(digits):
+def test_an_estimator_sweep_is_no_population(digits):
     from sklearn.linear_model import LogisticRegression
 
-    with pytest.raises(ValueError, match="strategy='pbt' trains the built-in models"):
+    with pytest.raises(ValueError, match="this sweep's trials cannot take each other's weights"):
         tw.sweep_estimator(LogisticRegression(), {"C": [0.1, 1.0]}, digits.x_train.numpy(), digits.y_train.numpy(),
                            strategy="pbt")
     with pytest.raises(ValueError, match="must be a list of steps"):

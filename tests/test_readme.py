@@ -41,6 +41,9 @@ def test_the_readme_example_runs_and_finds_a_good_model():
     table = pbt.table()
     assert len(table) == 8 and table["exploits"].sum() == 4 and pbt.best_value < 0.3
     assert {"lr", "weight_decay"} <= set(pbt.runs[0])
+    fit_pbt = namespace["fit_pbt"]  # a training function's population
+    assert len(fit_pbt.table()) == 8 and fit_pbt.table()["exploits"].sum() == 4 and fit_pbt.best_value > 0.9
+    assert namespace["fit_replay"].status == "completed" and len(namespace["fit_replay"].history) == 9
     replay = namespace["replay"]
     assert replay.status == "completed" and replay.history["val_loss"].min() == pytest.approx(pbt.best_value, rel=0.01)
 

@@ -3,12 +3,13 @@ the engine's loop (``trainer.TrainingLoop``) on a ``Data``, with its validation 
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..hparams import HParams, as_hparams
 from ..objective import Objective
 from .checks import check_against_data, check_metrics, require_data
-from .core import cpu_copy, seeded_model
+from .core import copy_states, cpu_copy, seeded_model
 from .data import Data
 from .device import describe_device, resolve_device
 from .knobs import check_knob_names, check_live_changes
@@ -66,6 +67,18 @@ class BuiltInTrainer(Trainer):
                                f"{run.control.knobs_fixed_because}; fork it when it ends to train on with other "
                                f"values")
         return check_live_changes(run.hparams, changes, run.model)
+
+    def population_problem(self, run: "Run") -> str | None:
+        return None if self.loop is not None else f"{run.name} is not training"
+
+    def take_state_of(self, run: "Run", donor: "Run", names: list[str]) -> None:
+        mine, theirs = self.loop, donor.trainer.loop
+        if mine is None or theirs is None:
+            raise RuntimeError(f"{run.name} can take {donor.name}'s weights only while both train")
+        copy_states([(mine.model, theirs.model), (mine.optimizer, theirs.optimizer),
+                     (mine.scheduler, theirs.scheduler), (mine.scaler, theirs.scaler)])
+        mine.early_stopping = copy.deepcopy(theirs.early_stopping)
+        mine.hp = run.hparams = run.hparams.replace(**{name: getattr(donor.hparams, name) for name in names})
 
     def optimizer_state(self, run: "Run") -> dict | None:
         """A copy of the optimizer's state now (a paused run's), or the one its run kept at its end."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from typing import Any, Callable, Iterator
 
 import torch
@@ -32,11 +33,16 @@ class Diverged(Exception):
 
 
 # ---- set-up ----------------------------------------------------------------------------------------
+SEEDING = threading.Lock()
+
+
 def seeded_model(hp: HParams, data: Data, device: torch.device) -> nn.Module:
     """The model ``hp`` describes, with the weights ``hp.seed`` gives, on ``device``; a user's
     factory is checked to output what the data needs."""
-    torch.manual_seed(hp.seed)
-    model = build_model(hp, data).to(device)
+    with SEEDING:  # the global generator: two runs built at once (a population's members) would mix draws
+        torch.manual_seed(hp.seed)
+        model = build_model(hp, data)
+    model = model.to(device)
     if callable(hp.model):
         check_output_width(model, hp, data, device)
     return model
@@ -221,6 +227,17 @@ class EarlyStopping:
 
 def state_snapshot(model: nn.Module) -> Callable[[], dict]:
     return lambda: copy.deepcopy(model.state_dict())
+
+
+def copy_states(pairs: list[tuple[Any, Any]]) -> None:
+    """Load each source's ``state_dict`` into its target (a ``None`` pair is skipped): a module's tensors
+    are copied into the target's own; an optimizer's or scheduler's state is deep-copied first, since
+    ``load_state_dict`` keeps tensors already on the right device as they are, shared with the source."""
+    for target, source in pairs:
+        if target is None or source is None:
+            continue
+        state = source.state_dict()
+        target.load_state_dict(state if isinstance(target, torch.nn.Module) else copy.deepcopy(state))
 
 
 def cpu_copy(state: Any) -> Any:

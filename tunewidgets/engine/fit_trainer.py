@@ -14,6 +14,7 @@ from torch import nn
 
 from ..hparams import check_field
 from ..objective import Objective
+from .core import copy_states
 from .data import Data
 from .params import Params
 from .report import Report, StopTraining
@@ -95,3 +96,25 @@ class FitTrainer(Trainer):
         for name in set(changes) & set(WATCHED_KNOBS):
             check_field(name, changes[name])
         return new
+
+    def population_problem(self, run: "Run") -> str | None:
+        report = self.report
+        if report is None or not (report.modules and report.optimizers):
+            return (f"{self.name} is a population member (strategy='pbt'): call report.watch(model, optimizer) "
+                    f"in it, since a member takes another's weights and optimizer state")
+        return None
+
+    def take_state_of(self, run: "Run", donor: "Run", names: list[str]) -> None:
+        mine, theirs = self.report, donor.trainer.report
+        problem = self.population_problem(run) or donor.trainer.population_problem(donor)
+        if problem:
+            raise ValueError(problem)
+        kinds = ("modules", "optimizers", "schedulers")
+        differ = [kind for kind in kinds if len(getattr(mine, kind)) != len(getattr(theirs, kind))]
+        if differ:
+            raise ValueError(f"{run.name} and {donor.name} watch different numbers of {', '.join(differ)}: "
+                             f"every member of a population must report.watch the same objects")
+        copy_states([pair for kind in kinds for pair in zip(getattr(mine, kind), getattr(theirs, kind))])
+        values = {name: donor.hparams[name] for name in names}
+        mine.take_values(values)
+        run.hparams = run.hparams.replace(**values)

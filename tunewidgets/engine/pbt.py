@@ -46,6 +46,9 @@ class PBT:
     quantile: float = 0.25
     resample: float = 0.25
     seed: int = 0
+    # what may move: the built-in trainer's live fields; None for a training function of yours, whose
+    # every name can move (``p.<name>`` reads the new value from its next report call)
+    fields: tuple[str, ...] | None = LIVE_FIELDS
     _rng: random.Random = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +63,7 @@ class PBT:
             self.direction = Objective.named(self.metric).direction  # asks for direction= when the name says nothing
         if self.direction not in ("minimize", "maximize"):
             raise ValueError(f"direction={self.direction!r} is not allowed: must be 'minimize' or 'maximize'")
-        check_explorable(self.space)
+        check_explorable(self.space, self.fields)
         self._rng = random.Random(self.seed)
 
     @property
@@ -132,15 +135,16 @@ def first_values(space: Space, n: int, seed: int) -> list[dict[str, Any]]:
     return [{name: draw(dim, rng) for name, dim in space.dims.items()} for _ in range(n)]
 
 
-def check_explorable(space: Space) -> None:
-    """A ``ValueError`` naming each dimension population-based training cannot move."""
+def check_explorable(space: Space, fields: tuple[str, ...] | None = LIVE_FIELDS) -> None:
+    """A ``ValueError`` naming each dimension population-based training cannot move (``fields``: the
+    names that can; None: any name)."""
     if not len(space):
         raise ValueError("population-based training needs a space to explore, e.g. tw.Space(lr=tw.LogUniform(1e-3, "
-                         f"1e-1)); it moves {', '.join(LIVE_FIELDS)}")
-    fixed = [name for name in space.names if name not in LIVE_FIELDS]
+                         f"1e-1)); it moves {', '.join(fields or ('numbers',))}")
+    fixed = [name for name in space.names if fields is not None and name not in fields]
     if fixed:
         raise ValueError(f"{', '.join(fixed)} cannot be explored by population-based training: the members "
-                         f"share one network shape and their batches, and only {', '.join(LIVE_FIELDS)} can move "
+                         f"share one network shape and their batches, and only {', '.join(fields)} can move "
                          f"while they train; put {', '.join(fixed)} in base=")
     for name, dim in space.dims.items():
         if isinstance(dim, Choice) and not all(isinstance(v, (int, float)) for v in dim.grid()):

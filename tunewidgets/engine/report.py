@@ -148,6 +148,11 @@ class Report:
             raise StopTraining("diverged")
         self._take_control()
 
+    def take_values(self, values: dict[str, Any]) -> None:
+        """``p`` reads ``values`` from now on, applied to nothing: the watched objects already hold them
+        (a population member took another's weights and optimizer state)."""
+        self._values.update(values)
+
     # ---- inside ------------------------------------------------------------------------------
     def _take_control(self) -> None:
         control = self._control

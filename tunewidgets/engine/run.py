@@ -1,10 +1,9 @@
 """Run: one training of one model, in the foreground or in a background thread.
 
-The same object serves a script, a test, a sweep worker and the TrainPanel: it owns the status,
-the history and the model, and offers ``pause()``, ``resume()``, ``stop()`` and ``wait()``.
-
-What trains it is its ``trainer`` (``trainers.py``): the built-in one (a model from ``HParams`` on a
-``Data``) or a training function of yours (``tw.train(fit, params)``). Whatever loop trains it (the
+The same object serves a script, a test, a sweep worker and the TrainPanel: it owns the status, the
+history and the model, and offers ``pause()``, ``resume()``, ``stop()`` and ``wait()``. What trains it
+is its ``trainer`` (``trainers.py``): the built-in one (a model from ``HParams`` on a ``Data``) or a
+training function of yours (``tw.train(fit, params)``). Whatever loop trains it (the
 single-model loop, a batched group, your function's ``report``) speaks to it through one public
 training contract: ``begin()``, ``record_epoch(row)``, ``report_batch(...)``, ``end(status)``, and
 polls ``run.control`` for pause and stop requests.
@@ -55,10 +54,9 @@ class Run(HasObjective):
         run.wait()                 # -> 'stopped'
         run.history.tail()         # one row per finished epoch
 
-    ``run.metric`` is the task's main validation metric (``val_accuracy``, or ``val_loss`` for
-    regression). ``run.model`` holds the weights of the last epoch, or with ``early_stopping`` those of the
-    epoch with the lowest validation loss. After a CUDA run ends, the model is moved to the CPU so
-    that many runs do not fill GPU memory.
+    ``run.metric`` is the task's main validation metric (``val_accuracy``, or ``val_loss`` for regression).
+    ``run.model`` holds the weights of the last epoch, or with ``early_stopping`` those of the epoch with
+    the lowest validation loss; after a CUDA run ends it is moved to the CPU (many runs fill no GPU).
     """
 
     def __init__(self, data: Data | Callable | Trainer, hparams: HParams | dict | None = None,
@@ -70,9 +68,10 @@ class Run(HasObjective):
         self.hparams: HParams | Params = self.trainer.params_of(hparams, overrides)
         self.initial_hparams = self.hparams  # what it started with (live knobs change ``hparams``)
         self.parent = parent  # the run this one continues (``run.fork``), or None
-        # population-based training: each time this run took another member's weights, with the epoch,
-        # that member (``parent``, ``parent_id``) and the values it trained on with
+        # population-based training: each time this run took another member's weights (the epoch, that
+        # member as ``parent`` and ``parent_id``, the values it trained on with); its rows count them
         self.lineage: list[dict[str, Any]] = []
+        self.in_population = False
         self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
         self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
         self.keeps_optimizer_state = True  # False where nobody forks the run (a sweep's trial): no copy at its end
@@ -309,6 +308,8 @@ class Run(HasObjective):
 
     def record_epoch(self, row: dict[str, Any]) -> None:
         """Append a finished epoch's row to the history; publish it; call ``on_epoch_end``."""
+        if self.in_population:
+            row.setdefault("exploits", len(self.lineage))
         self._rows.append(row)
         if self.memory_meter is not None:
             self.memory_meter.sample()

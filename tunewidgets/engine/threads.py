@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -45,3 +46,20 @@ def train_in_background(fn: Callable[..., Any], *args: Any) -> Future:
     idle OpenMP team is freed first."""
     free_idle_thread_team()
     return _pool().submit(_train, torch.get_num_threads(), fn, *args)
+
+
+def train_in_own_thread(fn: Callable[..., Any], *args: Any, name: str = "tunewidgets-member") -> Future:
+    """Call ``fn(*args)`` in a new thread of its own, as ``train_in_background`` does: for runs that wait
+    for one another (a population's members), which could hold every thread of the shared pool waiting."""
+    future: Future = Future()
+    threads = torch.get_num_threads()
+
+    def target() -> None:
+        try:
+            future.set_result(_train(threads, fn, *args))
+        except BaseException as e:  # noqa: BLE001 - handed to whoever waits on the future
+            future.set_exception(e)
+
+    free_idle_thread_team()
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future

@@ -43,6 +43,16 @@ class Trainer:
         """The run's hyperparameters with live ``changes``, or a ``ValueError`` saying why not."""
         raise NotImplementedError
 
+    def population_problem(self, run: "Run") -> str | None:
+        """Why ``run`` cannot take another member's state in population-based training, or None."""
+        return "this trainer cannot take another run's weights"
+
+    def take_state_of(self, run: "Run", donor: "Run", names: list[str]) -> None:
+        """Population-based training's exploit, both runs held at an epoch's end: ``run`` continues from
+        ``donor``'s weights and optimizer state, and takes its values of ``names`` (without applying
+        them: its optimizer now holds them)."""
+        raise ValueError(self.population_problem(run))
+
     def planned_epochs(self, params: Any) -> int | None:
         """How many epochs the run will train, if known (progress and ETA)."""
         epochs = getattr(params, "epochs", None)

@@ -21,11 +21,12 @@ from ..hparams import as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
 from .executors import make_executor
+from .executors.population import PopulationExecutor
 from .protocol import Trial
 from .results import SWEEP_ATTR
 from .resume import DEFAULT_TRIALS
 from .fit_trial import ONLY_BUILT_IN, FitTrial
-from .population import plan_population, refuse_population_settings
+from .population import plan_fit_population, plan_population, refuse_population_settings
 from .spec import FIT, TORCH, SweepSpec
 from .storage import mask_url, open_storage, scrub
 from .strategies import make_pruner, make_sampler, strategy_name
@@ -52,9 +53,11 @@ def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n
            background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
     """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
     executor and study (all checked before any trial), store ``spec`` in the study, then start."""
-    if strategy == "pbt" and getattr(train_trial, "population", None) is None:
-        raise ValueError("strategy='pbt' trains the built-in models of tw.sweep(data, ...) as one population: "
-                         "this sweep's trials cannot take each other's weights; use strategy='random' or 'bayes'")
+    if strategy == "pbt" and getattr(train_trial, "population", None) is None and \
+            not isinstance(executor, PopulationExecutor):
+        raise ValueError("strategy='pbt' trains the models of tw.sweep(data, ...) or tw.sweep(fit, ...) as one "
+                         "population: this sweep's trials cannot take each other's weights; use strategy='random' "
+                         "or 'bayes'")
     if strategy == "grid":
         n_trials = spec.space.grid_size if n_trials is None else min(n_trials, spec.space.grid_size)
     n_trials = DEFAULT_TRIALS if n_trials is None else n_trials
@@ -93,11 +96,13 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     the sweep before its first trial (subscribe to ``sweep.events``, then ``sweep.start()``);
     ``quiet=True`` keeps Optuna's per-trial log lines out while it runs.
 
-    ``strategy="pbt"`` is population-based training: ``population`` members (16) train as one batched
-    group from random draws of ``space``, whose dimensions must be live fields (lr, momentum,
-    weight_decay, l1, dropout); every ``interval`` epochs (4) the worst ``quantile`` (0.25) take the
-    best ones' weights and optimizer state and move their values (x0.8 / x1.2, or a fresh draw with
-    probability ``resample``, 0.25). The table's ``exploits`` and ``parents`` give each member's
+    ``strategy="pbt"`` is population-based training: ``population`` members (16) train from random
+    draws of ``space``, whose dimensions must be live fields (lr, momentum, weight_decay, l1, dropout);
+    every ``interval`` epochs (4) the worst ``quantile`` (0.25) take the best ones' weights and optimizer
+    state and move their values (x0.8 / x1.2, or a fresh draw with probability ``resample``, 0.25). The
+    built-in models train as one batched group (``executor="thread"``: as runs that take turns); a
+    training function's members take turns, explore any of its names, and must
+    ``report.watch(model, optimizer)``. The table's ``exploits`` and ``parents`` give each member's
     lineage, and its history the values each epoch trained with.
 
     A training function's space and ``base`` (a dict) take any names; ``metric`` is any name it
@@ -115,29 +120,25 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     space = Space(**space) if isinstance(space, dict) else space
     if not isinstance(space, Space):
         raise ValueError(f"space={space!r} is not allowed: must be a tw.Space (or a dict of dimensions)")
+    settings = dict(population=population, interval=interval, quantile=quantile, resample=resample)
+    if strategy != "pbt":
+        refuse_population_settings(strategy, settings)
     if is_training_function(data):
-        if strategy == "pbt":
-            raise ValueError("strategy='pbt' trains the built-in models (tw.sweep(data, ...)) as one batched group; "
-                             "a training function of yours cannot be a population member yet")
-        refuse_population_settings(strategy, dict(population=population, interval=interval, quantile=quantile,
-                                                  resample=resample))
         return sweep_fit(data, space, base, metric, direction, objectives, metrics, group_size, executor, pruner,
                          seed, dict(strategy=strategy, n_trials=n_trials, storage=storage, name=name,
-                                    background=background, start=start, quiet=quiet))
+                                    background=background, start=start, quiet=quiet), settings)
     require_data(data)
     space.check_fields()
     base = as_hparams(base)
     metrics = check_metrics(metrics)
     chosen = Objectives.of(objectives_of(lambda m, d: Objective.for_task(data.task, m, d, metrics),
                                          metric, direction, objectives, pruner))
-    settings = dict(population=population, interval=interval, quantile=quantile, resample=resample)
     pbt = None
     if strategy == "pbt":
-        pbt, n_trials = plan_population(data, space, base, chosen, pruner=pruner, executor=executor,
-                                        group_size=group_size, n_trials=n_trials, seed=seed, settings=settings)
-        executor, group_size = "batched", n_trials
-    else:
-        refuse_population_settings(strategy, settings)
+        pbt, n_trials, executor = plan_population(data, space, base, chosen, pruner=pruner, executor=executor,
+                                                  group_size=group_size, n_trials=n_trials, seed=seed,
+                                                  settings=settings)
+        group_size = n_trials if executor == "batched" else None
     spec = SweepSpec(space, chosen, TORCH, seed=seed, base=base, stored_base=SweepSpec.storable_base(base),
                      data=data.name, task=data.task, metrics=sorted(metrics))
     return launch(TorchTrial(data, metrics, population=pbt), spec, strategy=strategy, pruner=pruner,
@@ -147,7 +148,7 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
 
 def sweep_fit(fit: Callable, space: Space, base: Any, metric: str | None, direction: str | None,
               objectives: list[Any] | None, metrics: Any, group_size: Any, executor: Any, pruner: Any,
-              seed: int | None, plan: dict[str, Any]) -> Sweep:
+              seed: int | None, plan: dict[str, Any], settings: dict[str, Any]) -> Sweep:
     """``tw.sweep`` of a training function: its base values checked, its objectives by any name."""
     check_fit(fit)
     if metrics is not None:
@@ -158,6 +159,9 @@ def sweep_fit(fit: Callable, space: Space, base: Any, metric: str | None, direct
     stored = plain_values(base)
     chosen = Objectives.of(objectives_of(lambda m, d: Objective.named(m or "val_loss", d), metric, direction,
                                          objectives, pruner))
+    if plan["strategy"] == "pbt":
+        _, plan["n_trials"], executor = plan_fit_population(space, stored, chosen, pruner=pruner, executor=executor,
+                                                            n_trials=plan["n_trials"], seed=seed, settings=settings)
     spec = SweepSpec(space, chosen, FIT, seed=seed, base=stored, stored_base=stored,
                      data=getattr(fit, "__name__", "fit"))
     return launch(FitTrial(fit, chosen), spec, pruner=pruner, executor=executor, **plan)

@@ -1,9 +1,11 @@
-"""``tw.sweep(..., strategy="pbt")``: a population trained as one batched group, its members' starting
-values drawn at random, checked in full before any trial.
+"""``tw.sweep(..., strategy="pbt")``: a population, its members' starting values drawn at random,
+checked in full before any trial.
 
 Every ``interval`` epochs the worst ``quantile`` of the members take the best ones' weights and move
-their values (``engine/pbt.py`` decides, the group loop copies the stacked rows in place), so the
-population is the sweep's trials: ``n_trials`` is ``population``, and no pruner is used (the
+their values (``engine/pbt.py`` decides). The built-in models train as one batched group, whose loop
+copies the stacked rows in place; a training function's runs, or the built-in models with
+``executor="thread"``, take turns and copy each other's state in memory (``engine/pbt_members.py``).
+The population is the sweep's trials: ``n_trials`` is ``population``, and no pruner is used (the
 exploits replace what a pruner would cut).
 """
 
@@ -15,11 +17,13 @@ from typing import Any
 from ..engine.batched import can_batch
 from ..engine.batched.group import check_population
 from ..engine.data import Data
+from ..engine.knobs import LIVE_FIELDS
 from ..engine.pbt import PBT, first_values
 from ..guards import require_count
 from ..hparams import HParams
 from ..objective import COST_OBJECTIVES, Objectives
 from ..space import Space
+from .executors.population import PopulationExecutor
 
 DEFAULTS = {"population": 16, "interval": 4, "quantile": 0.25, "resample": 0.25}
 
@@ -34,8 +38,47 @@ def refuse_population_settings(strategy: Any, settings: dict[str, Any]) -> None:
 
 def plan_population(data: Data, space: Space, base: HParams, objectives: Objectives, *, pruner: Any,
                     executor: Any, group_size: Any, n_trials: Any, seed: int | None,
-                    settings: dict[str, Any]) -> tuple[PBT, int]:
-    """The population's ``PBT`` and size, or a ``ValueError`` in words for what it cannot do."""
+                    settings: dict[str, Any]) -> tuple[PBT, int, Any]:
+    """The population's ``PBT``, size and executor ("batched": one group; ``executor="thread"``: runs
+    that take turns), or a ``ValueError`` in words for what it cannot do."""
+    pbt, size = plan_common(space, objectives, pruner, n_trials, seed, settings, base.epochs, LIVE_FIELDS)
+    if executor not in (None, "batched", "thread"):
+        raise ValueError(f"strategy='pbt' trains the population in the kernel: as one batched group (executor="
+                         f"'batched', the default) or as runs that take turns (executor='thread'), not "
+                         f"executor={executor!r}")
+    batched = executor != "thread"
+    if group_size not in (None, size) or (group_size is not None and not batched):
+        raise ValueError(f"group_size={group_size!r} is not allowed with strategy='pbt': the population of {size} "
+                         f"trains as one group")
+    members = [base.replace(**values) for values in first_values(space, size, seed)]
+    if batched:
+        ok, why = can_batch(members, data)
+        if not ok:
+            raise ValueError(f"strategy='pbt' trains the population as one batched group, and this cannot: {why}; "
+                             f"executor='thread' trains its members as runs that take turns")
+    check_population(pbt, members, batched=batched)
+    return pbt, size, "batched" if batched else PopulationExecutor(pbt, size)
+
+
+def plan_fit_population(space: Space, base: dict[str, Any], objectives: Objectives, *, pruner: Any, executor: Any,
+                        n_trials: Any, seed: int | None, settings: dict[str, Any]) -> tuple[PBT, int, Any]:
+    """A population of a training function's runs (it must ``report.watch(model, optimizer)``), which
+    take turns in the kernel: its ``PBT``, size and executor, or a ``ValueError`` in words."""
+    if executor not in (None, "thread"):
+        raise ValueError(f"strategy='pbt' with a training function trains its members as runs in the kernel that "
+                         f"take each other's weights in memory: leave executor out (or executor='thread'), not "
+                         f"executor={executor!r}")
+    epochs = base.get("epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or "epochs" in space.names:
+        raise ValueError("strategy='pbt' judges the members every interval epochs and not after the last: give "
+                         "base={'epochs': N, ...} (your function reads p.epochs), not epochs in the space")
+    pbt, size = plan_common(space, objectives, pruner, n_trials, seed, settings, epochs, None)
+    return pbt, size, PopulationExecutor(pbt, size)
+
+
+def plan_common(space: Space, objectives: Objectives, pruner: Any, n_trials: Any, seed: int | None,
+                settings: dict[str, Any], epochs: int, fields: tuple[str, ...] | None) -> tuple[PBT, int]:
+    """What every population is checked for, and its ``PBT`` (``fields``: the names that may move)."""
     chosen = {name: DEFAULTS[name] if value is None else value for name, value in settings.items()}
     size = require_count("population", chosen["population"], low=2, hint="members trained together, e.g. 16")
     if pruner not in (None, "none"):
@@ -47,25 +90,14 @@ def plan_population(data: Data, space: Space, base: HParams, objectives: Objecti
     if metric.metric in COST_OBJECTIVES:
         raise ValueError(f"metric={metric.metric!r} is known only when a trial ends: strategy='pbt' ranks the members "
                          f"by a validation metric at every interval")
-    if executor not in (None, "batched"):
-        raise ValueError(f"strategy='pbt' trains the population as one batched group: leave executor out (or "
-                         f"executor='batched'), not executor={executor!r}")
-    if group_size not in (None, size):
-        raise ValueError(f"group_size={group_size!r} is not allowed with strategy='pbt': the population of {size} "
-                         f"trains as one group")
     if n_trials not in (None, size):
         raise ValueError(f"n_trials={n_trials!r} is not allowed with strategy='pbt': the members are the trials "
                          f"(population={size})")
     pbt = PBT(space, metric.metric, metric.direction, chosen["interval"], chosen["quantile"], chosen["resample"],
-              seed=seed)
-    if pbt.interval >= base.epochs:
-        raise ValueError(f"interval={pbt.interval} is not allowed with epochs={base.epochs}: must be less than epochs, "
+              seed=seed, fields=fields)
+    if pbt.interval >= epochs:
+        raise ValueError(f"interval={pbt.interval} is not allowed with epochs={epochs}: must be less than epochs, "
                          f"or no member ever takes another's weights")
-    members = [base.replace(**values) for values in first_values(space, size, seed)]
-    ok, why = can_batch(members, data)
-    if not ok:
-        raise ValueError(f"strategy='pbt' trains the population as one batched group, and this cannot: {why}")
-    check_population(pbt, members)
     return pbt, size
 
 

@@ -173,6 +173,10 @@ class Channel:
     def attach(self, number: int, run: Any) -> None:
         """Steer ``run`` from the kernel directly (an in-kernel channel: stop and pause act at once)."""
 
+    def callbacks(self, number: int) -> list[Any]:
+        """What else trial ``number``'s run is given (a population member's place in its population)."""
+        return []
+
 
 @runtime_checkable
 class Executor(Protocol):

@@ -100,10 +100,8 @@ class TorchTrial(Trial):
         GroupLoop(self.data, runs, self.population).train()
 
     def result_of(self, run: Run, started: float) -> TrialResult:
-        result = trial_result(run, started)
-        if self.population is not None:
-            result.extra.update(lineage_columns(run.lineage))
-        return result
+        return trial_result(run, started)
+
 
 
 TRIAL_NAME = "trial {}"  # a trial's run is named so; a population member's lineage reads the number back
@@ -132,7 +130,7 @@ def train_alone(new_run: Callable[..., Run], number: int, params: dict[str, Any]
     the run and its result, or no run and a failed result when it cannot be built (bad values)."""
     started = time.perf_counter()
     try:
-        run = new_run(number, params, [ReportEpochs(number, channel)])
+        run = new_run(number, params, [ReportEpochs(number, channel), *channel.callbacks(number)])
         run.start()
     except Exception as e:  # noqa: BLE001 - bad hparams for this data, model build errors
         return None, TrialResult.failed(e, started)
@@ -151,6 +149,8 @@ def trial_result(run: Run, started: float) -> TrialResult:
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
     seconds, costs = time.perf_counter() - started, cost_columns(rows, run.peak_memory_bytes, run.n_parameters)
+    if run.in_population:
+        costs.update(lineage_columns(run.lineage))
     return TrialResult(run.status, rows=rows, error=error, seconds=seconds, extra=costs)
 
 

@@ -167,8 +167,8 @@ class SweepPanel(Panel):
         space = self.space
         s = self.settings_form.checked()
         how = {"n_trials": s["n_trials"], "pruner": s["pruner"], "executor": s["executor"]}
-        if s["strategy"] == "pbt":  # the trials are the population, one batched group, no pruner
-            how = {"population": s["n_trials"], "interval": s["interval"]}
+        if s["strategy"] == "pbt":  # the trials are the population, trained in the kernel, no pruner
+            how = {"population": s["n_trials"], "interval": s["interval"], "executor": s["executor"]}
         sw = new_sweep(self.fit or self.data, space, strategy=s["strategy"], seed=self.seed, quiet=True, start=False,
                        **how, **self._what_it_sweeps(s))
         feed = SweepFeed(sw)

@@ -98,7 +98,8 @@ class SweepSettings(Form):
 
     def _show_population_boxes(self) -> bool:
         """Strategy pbt: trials read population, an interval box shows, and the population trains as one
-        batched group with no pruner (those boxes are set so and locked). Whether pbt is chosen."""
+        batched group (a training function's: as runs that take turns) with no pruner (those boxes are set
+        so and locked). Whether pbt is chosen."""
         f = self.fields
         population = f["strategy"].value == "pbt"
         f["interval"].layout.display = None if population else "none"
@@ -110,7 +111,8 @@ class SweepSettings(Form):
             self._before_population = None
             for key, value in saved.items():
                 f[key].value = value
-        for key, locked in (("executor", "batched"), ("pruner", "none")):
+        in_kernel = "batched" if "batched" in f["executor"].options else "thread"  # a fit's members take turns
+        for key, locked in (("executor", in_kernel), ("pruner", "none")):
             if population and locked in f[key].options:
                 f[key].value = locked
             f[key].disabled = population

@@ -38,8 +38,10 @@ class SweptFunction:
         return self.base.get("epochs", 10)
 
     def adapt(self, settings: dict[str, widgets.ValueWidget], lr_range: widgets.Button) -> None:
-        """Leave out the settings a training function has no use for."""
-        for key, built_in_only in (("executor", "batched"), ("strategy", "pbt")):
+        """Leave out the settings a training function has no use for (a population is judged every
+        interval epochs of ``p.epochs``: without an epochs value there is none)."""
+        unused = [("executor", "batched")] + ([] if "epochs" in self.base else [("strategy", "pbt")])
+        for key, built_in_only in unused:
             box = settings[key]
             chosen = box.value
             box.options = [o for o in box.options if (o[1] if isinstance(o, tuple) else o) != built_in_only]

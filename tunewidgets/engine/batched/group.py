@@ -105,6 +105,8 @@ class GroupLoop:
 
     def __init__(self, data: Data, runs: list[Run], population: PBT | None = None) -> None:
         self.data, self.runs, self.population = data, runs, population
+        for run in runs:
+            run.in_population = population is not None  # its rows count exploits, its result its lineage
         hp = runs[0].hparams
         self.device = resolve_device(hp.device)
         self.batch_size, self.epochs = hp.batch_size, hp.epochs
@@ -347,9 +349,10 @@ class GroupLoop:
         self._set_penalties([m.hp for m in self.members])
 
 
-def check_population(population: PBT, hps: list[HParams]) -> None:
+def check_population(population: PBT, hps: list[HParams], batched: bool = True) -> None:
     """A ``ValueError`` in words when these members cannot move the population's values live (momentum
-    without a momentum optimizer, dropout outside an MLP, whose per-member rates the stacked pass has)."""
+    without a momentum optimizer; ``batched``: dropout outside an MLP, whose per-member rates the stacked
+    pass has)."""
     names = population.names
     shared = [{k: v for k, v in hp.to_dict().items() if k not in (*names, "seed")} for hp in hps]
     differ = sorted({k for s in shared for k in s if s[k] != shared[0][k]})
@@ -357,7 +360,7 @@ def check_population(population: PBT, hps: list[HParams]) -> None:
         raise ValueError(f"the members differ in {', '.join(differ)}: a population shares every value but the "
                          f"explored ones ({', '.join(names)}) and the seed, since a member takes another's optimizer "
                          f"state and place in the schedule")
-    if "dropout" in names and hps[0].model != "mlp":
+    if batched and "dropout" in names and hps[0].model != "mlp":
         raise ValueError(f"dropout cannot be explored with model={hps[0].model!r}: a batched group of that model "
                          f"shares one dropout rate (model='mlp' has one per member)")
     for hp in hps:

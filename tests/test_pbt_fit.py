@@ -193,8 +193,9 @@ def test_a_member_that_diverges_or_fails_leaves_and_the_rest_go_on(digits):
     inner = make_fit(digits)
 
     def fit(p, report):
-        if p.fault == 1:
-            report.epoch(loss=float("nan"))  # diverged: the run ends at once
+        if p.fault == 1:  # diverges in the epoch the population is judged after: it takes nobody's weights
+            report.epoch(val_loss=5.0)
+            report.epoch(val_loss=float("nan"))
         if p.fault == 2:
             raise RuntimeError("this member breaks")
         return inner(p, report)
@@ -208,6 +209,7 @@ def test_a_member_that_diverges_or_fails_leaves_and_the_rest_go_on(digits):
     broken = [n for n, fault in faults.items() if fault == 2]
     assert diverged and broken and len(diverged) + len(broken) < 6
     assert table.loc[diverged, "error"].str.startswith("diverged").all()
+    assert (table.loc[diverged, "epochs_trained"] == 2).all()
     assert table.loc[broken, "error"].str.contains("this member breaks").all()
     rest = table.drop(index=diverged + broken)
     assert set(rest["status"]) == {"complete"} and (rest["epochs_trained"] == 6).all()

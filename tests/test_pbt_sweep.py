@@ -80,6 +80,8 @@ def test_a_population_pauses_and_stops_as_a_sweep_does(base, digits, executor):
     ({"pruner": "median"}, "pruner='median' is not used with strategy='pbt'"),
     ({"executor": "process"}, "strategy='pbt' trains the population in the kernel"),
     ({"executor": "thread", "group_size": 4}, "group_size=4 is not allowed with strategy='pbt'"),
+    ({"executor": "thread", "space": tw.Space(dropout=tw.Choice([0.0, 0.2]))},
+     "dropout cannot be explored from 0 with executor='thread'"),
     ({"n_trials": 5}, "n_trials=5 is not allowed with strategy='pbt'"),
     ({"population": 1}, "population"),
     ({"interval": 6}, "interval=6 is not allowed with epochs=6"),

@@ -78,7 +78,8 @@ class BuiltInTrainer(Trainer):
         copy_states([(mine.model, theirs.model), (mine.optimizer, theirs.optimizer),
                      (mine.scheduler, theirs.scheduler), (mine.scaler, theirs.scaler)])
         mine.early_stopping = copy.deepcopy(theirs.early_stopping)
-        mine.hp = run.hparams = run.hparams.replace(**{name: getattr(donor.hparams, name) for name in names})
+        # the values its loop applied (a user's update it has not reached yet is not in its optimizer)
+        mine.hp = run.hparams = run.hparams.replace(**{name: getattr(theirs.hp, name) for name in names})
 
     def optimizer_state(self, run: "Run") -> dict | None:
         """A copy of the optimizer's state now (a paused run's), or the one its run kept at its end."""

@@ -219,6 +219,11 @@ class EarlyStopping:
         self.epochs_since_best += 1
         return self.epochs_since_best >= self.patience
 
+    @property
+    def due(self) -> bool:
+        """Whether the last ``should_stop`` said stop."""
+        return 0 < self.patience <= self.epochs_since_best
+
     def release(self) -> Any:
         """Hand over the best weights (None without improvement) and forget them."""
         state, self.best_state = self.best_state, None

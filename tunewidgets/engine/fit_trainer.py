@@ -114,7 +114,12 @@ class FitTrainer(Trainer):
         if differ:
             raise ValueError(f"{run.name} and {donor.name} watch different numbers of {', '.join(differ)}: "
                              f"every member of a population must report.watch the same objects")
-        copy_states([pair for kind in kinds for pair in zip(getattr(mine, kind), getattr(theirs, kind))])
-        values = {name: donor.hparams[name] for name in names}
+        try:
+            copy_states([pair for kind in kinds for pair in zip(getattr(mine, kind), getattr(theirs, kind))])
+        except (RuntimeError, ValueError, KeyError) as e:  # torch's own words for a shape that differs
+            raise ValueError(f"{run.name} cannot take {donor.name}'s weights: the members of a population share one "
+                             f"shape, so explore only values that do not change it (put the others in base=); "
+                             f"{type(e).__name__}: {str(e).splitlines()[0]}") from None
+        values = {name: theirs.params[name] for name in names}  # what its report applied
         mine.take_values(values)
         run.hparams = run.hparams.replace(**values)

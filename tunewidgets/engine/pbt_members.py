@@ -18,9 +18,11 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..objective import is_finite_number
 from .callbacks import Callback
 from .device import free_idle_thread_team
 from .pbt import PBT
+from .report import is_loss
 
 if TYPE_CHECKING:  # pragma: no cover
     from .run import Run
@@ -74,21 +76,27 @@ class Population:
             self._wait_for_turn(position, run)
 
     def leave(self, position: int) -> None:
-        """The member ended (or never started): nobody waits for it. Leaving twice changes nothing."""
+        """The member ended, is ending or never started: nobody waits for it, nobody takes its state.
+        Leaving twice changes nothing."""
         with self._cond:
-            if position in self._live:
-                self._live.remove(position)
-            self._arrived.discard(position)
-            if self._turn == position:
-                self._turn = None
-            self._advance()
+            self._leave(position)
 
     # ---- inside (the lock held) ----------------------------------------------------------------
+    def _leave(self, position: int) -> None:
+        if position in self._live:
+            self._live.remove(position)
+        self._arrived.discard(position)
+        if self._turn == position:
+            self._turn = None
+        self._advance()
+
     def _wait_for_turn(self, position: int, run: "Run") -> None:
         self._advance()
         self._wait_until(lambda: self._turn == position or run.control.stop_requested or self._error is not None)
         if self._error is not None:
             raise self._error
+        if run.control.stop_requested:  # it ends now: its loop lets go of its state on the way out
+            self._leave(position)
 
     def _wait_until(self, done: Callable[[], bool]) -> None:
         if done():
@@ -114,7 +122,8 @@ class Population:
 
     def _judge(self) -> None:
         """Every live member waits at the same epoch's end: the worst take the best ones' state."""
-        pbt, runs = self.pbt, [self._runs[p] for p in self._live]
+        pbt = self.pbt
+        runs = [run for run in (self._runs[p] for p in self._live) if not (run.control.stop_requested or run.done)]
         scores = pbt.scores_of([run.last_row for run in runs])
         values = [{name: getattr(run.hparams, name) for name in pbt.names} for run in runs]
         for jump in pbt.decide(scores, values):
@@ -136,6 +145,9 @@ class PopulationMember(Callback):
         self.population.start(self.position, run)
 
     def on_epoch_end(self, run: "Run", metrics: dict[str, Any]) -> None:
+        if any(is_loss(name) and not is_finite_number(value) for name, value in metrics.items()):
+            self.leave()  # it ends diverged: neither donor nor receiver, as in a batched group
+            return
         epochs = run.trainer.planned_epochs(run.hparams)
         if epochs is not None and self.population.pbt.due(metrics["epoch"], epochs):
             self.population.arrive(self.position, run)

@@ -77,12 +77,15 @@ class TrainingLoop:
             row = epoch_row(epoch, train_loss, scores, self.optimizer.param_groups[0]["lr"],
                             time.perf_counter() - started - paused, samples)
             row.update({name: getattr(self.hp, name) for name in self.changed if name != "lr"})
+            # judged before the hooks run: a population member that takes another's weights in
+            # on_epoch_end takes its early stopping too, which has counted this epoch already
+            self.early_stopping.should_stop(scores["val_loss"], state_snapshot(self.model))
             self.run.record_epoch(row)
             if not math.isfinite(scores["val_loss"]):
                 return "diverged"
             if self.control.stop_requested:  # e.g. a pruner called run.stop() in on_epoch_end
                 return self.control.stop_status
-            if self.early_stopping.should_stop(scores["val_loss"], state_snapshot(self.model)):
+            if self.early_stopping.due:
                 return "early_stopped"
         return "completed"
 

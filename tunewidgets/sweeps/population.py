@@ -17,12 +17,13 @@ from typing import Any
 from ..engine.batched import can_batch
 from ..engine.batched.group import check_population
 from ..engine.data import Data
-from ..engine.knobs import LIVE_FIELDS
+from ..engine.knobs import LIVE_FIELDS, check_live_changes
+from ..engine.models import build_model
 from ..engine.pbt import PBT, first_values
 from ..guards import require_count
 from ..hparams import HParams
 from ..objective import COST_OBJECTIVES, Objectives
-from ..space import Space
+from ..space import Choice, Space
 from .executors.population import PopulationExecutor
 
 DEFAULTS = {"population": 16, "interval": 4, "quantile": 0.25, "resample": 0.25}
@@ -57,7 +58,20 @@ def plan_population(data: Data, space: Space, base: HParams, objectives: Objecti
             raise ValueError(f"strategy='pbt' trains the population as one batched group, and this cannot: {why}; "
                              f"executor='thread' trains its members as runs that take turns")
     check_population(pbt, members, batched=batched)
+    if not batched and "dropout" in pbt.names:
+        check_dropout_explorable(space.dims["dropout"], members[0], data)
     return pbt, size, "batched" if batched else PopulationExecutor(pbt, size)
+
+
+def check_dropout_explorable(dim: Any, member: HParams, data: Data) -> None:
+    """Members that train as runs of their own take each other's weights, so each must have dropout layers:
+    a model built with dropout=0 has none (and its layers' places differ), some models have none at all."""
+    low = min(dim.grid()) if isinstance(dim, Choice) else dim.low
+    if low <= 0:
+        raise ValueError(f"dropout cannot be explored from 0 with executor='thread': a model built with dropout=0 has "
+                         f"no dropout layers, so its weights do not fit the others'; explore from a rate above 0, "
+                         f"e.g. tw.Uniform(0.05, 0.5)")
+    check_live_changes(member, {"dropout": member.dropout}, build_model(member, data))
 
 
 def plan_fit_population(space: Space, base: dict[str, Any], objectives: Objectives, *, pruner: Any, executor: Any,

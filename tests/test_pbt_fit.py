@@ -2,13 +2,13 @@
 and at each judged epoch the worst take the best ones' watched weights and optimizer state in memory."""
 
 import math
-import time
 
 import pytest
 import torch
 from torch import nn
 
 import tunewidgets as tw
+from population_checks import assert_pauses_resumes_and_stops
 from waiting import wait_for
 
 SPACE = tw.Space(lr=tw.LogUniform(1e-5, 0.3))
@@ -142,18 +142,7 @@ def test_a_metric_no_member_reports_ends_every_member_with_its_name(digits):
 
 def test_a_population_of_the_function_pauses_and_stops(digits):
     sw = population(digits, population=4, base={"epochs": 400, "seed": 0, "smoothing": 0.0}, background=True)
-    assert wait_for(lambda: any(r.rows for r in sw.records()), timeout=60), "no epoch arrived"
-    sw.pause()
-    time.sleep(0.5)
-    held = {r.number: len(r.rows) for r in sw.records()}
-    time.sleep(1.0)
-    assert {r.number: len(r.rows) for r in sw.records()} == held and sw.status == "paused"
-    sw.resume()
-    assert wait_for(lambda: sum(len(r.rows) for r in sw.records()) > sum(held.values()), timeout=30)
-    sw.stop()
-    assert sw.wait(timeout=60) == "stopped"
-    table = sw.table()
-    assert len(table) == 4 and set(table["status"]) == {"stopped"} and (table["epochs_trained"] < 400).all()
+    assert_pauses_resumes_and_stops(sw, 4, 400)
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -1,11 +1,11 @@
 """tw.sweep(..., strategy="pbt"): a population as one batched group, its lineage in the table, and what
 it refuses in words."""
 
-import time
 
 import pytest
 
 import tunewidgets as tw
+from population_checks import assert_pauses_resumes_and_stops
 from waiting import wait_for
 
 SPACE = tw.Space(lr=tw.LogUniform(1e-5, 5e-2), weight_decay=tw.Uniform(0.0, 1e-3))
@@ -62,18 +62,7 @@ def test_a_member_that_barely_learns_continues_from_a_good_members_weights(base,
 def test_a_population_pauses_and_stops_as_a_sweep_does(base, digits, executor):
     sw = tw.sweep(digits, SPACE, strategy="pbt", executor=executor, population=4, interval=2, base=population_base(base, epochs=200),
                   seed=0, background=True, quiet=True)
-    assert wait_for(lambda: any(r.rows for r in sw.records()), timeout=60), "no epoch arrived"
-    sw.pause()
-    time.sleep(0.5)
-    held = {r.number: len(r.rows) for r in sw.records()}
-    time.sleep(1.0)
-    assert {r.number: len(r.rows) for r in sw.records()} == held and sw.status == "paused"
-    sw.resume()
-    time.sleep(0.3)
-    sw.stop()
-    assert sw.wait(timeout=60) == "stopped"
-    table = sw.table()
-    assert len(table) == 4 and set(table["status"]) == {"stopped"} and (table["epochs_trained"] < 200).all()
+    assert_pauses_resumes_and_stops(sw, 4, 200)
 
 
 @pytest.mark.parametrize("kwargs, words", [

@@ -71,9 +71,7 @@ class Population:
             judged = self.rounds
             self._advance()
             self._wait_until(lambda: self.rounds != judged or run.control.stop_requested)
-            if self._error is not None:
-                raise self._error
-            self._wait_for_turn(position, run)
+            self._wait_for_turn(position, run)  # raises a failed judgement's error
 
     def leave(self, position: int) -> None:
         """The member ended, is ending or never started: nobody waits for it, nobody takes its state.

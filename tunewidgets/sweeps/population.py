@@ -48,9 +48,9 @@ def plan_population(data: Data, space: Space, base: HParams, objectives: Objecti
                          f"'batched', the default) or as runs that take turns (executor='thread'), not "
                          f"executor={executor!r}")
     batched = executor != "thread"
-    if group_size not in (None, size) or (group_size is not None and not batched):
-        raise ValueError(f"group_size={group_size!r} is not allowed with strategy='pbt': the population of {size} "
-                         f"trains as one group")
+    if group_size is not None and (group_size != size or not batched):
+        why = f"the population of {size} trains as one group" if batched else "its members are runs of their own"
+        raise ValueError(f"group_size={group_size!r} is not allowed with strategy='pbt': {why}")
     members = [base.replace(**values) for values in first_values(space, size, seed)]
     if batched:
         ok, why = can_batch(members, data)

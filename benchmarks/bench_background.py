@@ -4,7 +4,7 @@ same training on the main thread, side by side in one process.
 The main thread uses torch first, as a notebook kernel has by the time a panel trains. Each model is
 timed three ways, interleaved, medians compared: on the main thread; in a background thread (what
 ``tw.train(..., background=True)`` does); and in a background thread without freeing the main
-thread's idle OpenMP team first (``engine/device.py``), which shows the slowdown that fix removes.
+thread's idle OpenMP team first (``engine/builtin/device.py``), which shows the slowdown that fix removes.
 Target: background / main <= 1.05 for the default MLP and the built-in CNN on digits.
 
     python benchmarks/bench_background.py [--repeats 5]
@@ -52,7 +52,7 @@ def main() -> None:
             times["main"].append(train_seconds(data, hp, background=False))
             times["background"].append(train_seconds(data, hp, background=True))
             train_seconds(data, hp, background=False)
-            with mock.patch("tunewidgets.engine.threads.free_idle_thread_team", lambda: None):
+            with mock.patch("tunewidgets.engine.control.threads.free_idle_thread_team", lambda: None):
                 times["background, team not freed"].append(train_seconds(data, hp, background=True))
             train_seconds(data, hp, background=True)  # frees the teams the unpatched run left
         medians = {k: statistics.median(v) for k, v in times.items()}

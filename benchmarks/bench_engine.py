@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import tunewidgets as tw
-from tunewidgets.engine.models import build_mlp
+from tunewidgets.engine.builtin.models import build_mlp
 from common import timed
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import tunewidgets as tw
 from common import timed
-from tunewidgets.engine.run_store import RunStore
+from tunewidgets.engine.records.run_store import RunStore
 
 
 def runs_file(folder: Path, data, n_runs: int) -> str:

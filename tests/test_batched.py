@@ -17,7 +17,7 @@ import tunewidgets as tw
 from tunewidgets.engine.batched import can_batch, train_batched
 from tunewidgets.engine.batched.optim import BatchedOptimizer, Schedules
 from tunewidgets.engine.batched.stacked import MLPForward
-from tunewidgets.engine.core import make_optimizer, make_schedule
+from tunewidgets.engine.builtin.recipe import make_optimizer, make_schedule
 from settings import SMALL
 
 pytestmark = [pytest.mark.filterwarnings("ignore:grad and param do not obey"),

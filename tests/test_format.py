@@ -5,7 +5,7 @@ import math
 import pytest
 
 import tunewidgets as tw
-from tunewidgets.ui.format import (format_duration, format_eta, format_lr_suggestion, format_rate, format_status,
+from tunewidgets.ui.base.format import (format_duration, format_eta, format_lr_suggestion, format_rate, format_status,
                                    format_value, history_cells, history_header, hparams_summary)
 
 

@@ -132,7 +132,7 @@ def test_a_real_blow_up_still_caps_the_range(digits):
 
 
 def test_the_sweep_settings_say_a_cost_alone_leaves_the_pruner_nothing_to_judge():
-    from tunewidgets.ui.sweep_settings import SweepSettings
+    from tunewidgets.ui.sweep.settings import SweepSettings
 
     settings = SweepSettings(pruner="median", metric="params")
     assert not settings.valid and "pruner='median' has nothing to judge" in settings.error

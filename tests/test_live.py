@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import tunewidgets as tw
-from tunewidgets.engine.knobs import DROPOUT_LAYERS
+from tunewidgets.engine.control.knobs import DROPOUT_LAYERS
 from tunewidgets.ui import TrainPanel
 from settings import SMALL
 from waiting import TEST_TIMEOUT, wait_for, wait_until

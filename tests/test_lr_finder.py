@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import tunewidgets as tw
-from tunewidgets.engine.lr_finder import suggest_lr
+from tunewidgets.engine.builtin.lr_finder import suggest_lr
 
 
 

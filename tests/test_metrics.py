@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from sklearn.metrics import accuracy_score, f1_score, mean_absolute_error, mean_squared_error, r2_score, recall_score
 
-from tunewidgets.engine.metrics import classification_metrics, regression_metrics
+from tunewidgets.engine.builtin.metrics import classification_metrics, regression_metrics
 
 
 def test_classification_metrics_match_sklearn_including_missing_classes():

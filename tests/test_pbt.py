@@ -9,8 +9,8 @@ import tunewidgets as tw
 from tunewidgets.engine.batched import train_batched
 from tunewidgets.engine.batched.optim import BatchedOptimizer
 from tunewidgets.engine.batched.stacked import StackedParams
-from tunewidgets.engine.models import build_model
-from tunewidgets.engine.pbt import PBT, first_values
+from tunewidgets.engine.builtin.models import build_model
+from tunewidgets.engine.population.decide import PBT, first_values
 
 
 def test_explore_moves_each_value_by_0_8_or_1_2_or_a_fresh_draw_and_stays_inside_the_space():

@@ -162,7 +162,7 @@ def test_what_a_population_of_the_function_cannot_do_is_refused_before_any_trial
 
 
 def test_the_sweep_panel_trains_a_population_of_the_function(digits):
-    from tunewidgets.ui.sweep_panel import SweepPanel
+    from tunewidgets.ui.sweep.panel import SweepPanel
 
     panel = SweepPanel(make_fit(digits), SPACE, base={"epochs": 4, "seed": 0, "smoothing": 0.0}, metric="val_loss")
     panel.settings["strategy"].value = "pbt"

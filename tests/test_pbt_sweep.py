@@ -134,7 +134,7 @@ def test_a_schedule_is_checked_before_training(base, digits):
 
 
 def test_the_sweep_panel_runs_a_population_and_marks_where_members_jumped(base, digits):
-    from tunewidgets.ui.sweep_panel import SweepPanel
+    from tunewidgets.ui.sweep.panel import SweepPanel
 
     panel = SweepPanel(digits, tw.Space(lr=tw.LogUniform(1e-6, 3e-2)), base=population_base(base))
     settings = panel.settings
@@ -166,7 +166,7 @@ def test_the_sweep_panel_runs_a_population_and_marks_where_members_jumped(base, 
 
 
 def test_a_training_functions_sweep_panel_offers_a_population_only_with_an_epochs_value():
-    from tunewidgets.ui.sweep_panel import SweepPanel
+    from tunewidgets.ui.sweep.panel import SweepPanel
 
     def fit(p, report):
         report.epoch(val_loss=p["lr"])

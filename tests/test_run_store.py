@@ -11,7 +11,7 @@ import pytest
 
 import tunewidgets as tw
 from settings import SMALL
-from tunewidgets.engine.run_store import RunStore
+from tunewidgets.engine.records.run_store import RunStore
 from tunewidgets.ui import TrainPanel
 
 ONE_EPOCH = SMALL.replace(epochs=1)

@@ -1,5 +1,6 @@
-"""The package's shape, checked: layers import downward only, no import cycle, no private names
-crossing modules, small modules, and no attribute of ``tunewidgets`` hiding a subpackage."""
+"""The package's shape, checked: layers import downward only, no import cycle (type-only imports
+counted), rooms of at most 15 modules, the run's control free of every other room of the engine, no
+private names crossing modules, small modules, and no attribute of ``tunewidgets`` hiding a subpackage."""
 
 import ast
 import importlib
@@ -14,6 +15,7 @@ import tunewidgets
 
 PACKAGE = Path(tunewidgets.__file__).parent
 MAX_LINES = 400
+MAX_MODULES_PER_FOLDER = 15
 # What each layer may import from the package (besides itself): value objects at the bottom, then the
 # engine, the sweeps over it, the other libraries' trainer callbacks over the engine alone, Bokeh figures
 # on their own, the widgets over everything.
@@ -37,11 +39,13 @@ def layer(module: str) -> str:
     return parts[1] if parts[1] in LAYERS else "base"
 
 
-def runtime_imports(path: Path):
-    """(imported module, imported names, line) for every import outside ``if TYPE_CHECKING:``."""
+def runtime_imports(path: Path, type_only: bool = False):
+    """(imported module, imported names, line) for every import outside ``if TYPE_CHECKING:`` (and
+    inside it too with ``type_only``)."""
     tree = ast.parse(path.read_text())
-    skipped = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
-               for child in node.body for n in ast.walk(child)}
+    skipped = set() if type_only else {
+        id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for child in node.body for n in ast.walk(child)}
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -59,10 +63,10 @@ def runtime_imports(path: Path):
             yield (base, names, node.lineno) if not submodules else (submodules[0], [], node.lineno)
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(type_only: bool = False) -> dict[str, set[str]]:
     graph = {m: set() for m in MODULES}
     for module, path in MODULES.items():
-        for target, _, _ in runtime_imports(path):
+        for target, _, _ in runtime_imports(path, type_only):
             if target in MODULES and target != module:
                 graph[module].add(target)
     return graph
@@ -76,8 +80,10 @@ def test_layers_import_downward_only():
     assert not wrong, wrong
 
 
-def test_no_import_cycle():
-    graph, index, low, stack, on_stack, cycles = import_graph(), {}, {}, [], set(), []
+def test_no_import_cycle_type_only_imports_counted():
+    """A reader follows a type-only import as far as a runtime one: the loops, hooks and ``Report``
+    speak to ``RunLike``, not to the ``Run`` that imports them."""
+    graph, index, low, stack, on_stack, cycles = import_graph(type_only=True), {}, {}, [], set(), []
 
     def visit(v):  # Tarjan's strongly connected components
         index[v] = low[v] = len(index)
@@ -104,6 +110,31 @@ def test_no_import_cycle():
         if v not in index:
             visit(v)
     assert not cycles, cycles
+
+
+def test_no_folder_holds_more_than_15_modules():
+    folders = {}
+    for path in MODULES.values():
+        folders.setdefault(path.parent.relative_to(PACKAGE.parent).as_posix(), []).append(path.name)
+    crowded = {folder: len(names) for folder, names in folders.items() if len(names) > MAX_MODULES_PER_FOLDER}
+    assert not crowded, crowded
+
+
+def test_a_runs_control_imports_no_other_room_of_the_engine():
+    """What any run offers (pause, stop, events, hooks, knobs, threads, the trainer contract) stands on
+    its own: the built-in trainer, your own loop and the records build on it, never the other way."""
+    graph = import_graph(type_only=True)
+    control = "tunewidgets.engine.control"
+    wrong = [f"{m} -> {t}" for m in graph if m.startswith(control)
+             for t in graph[m] if t.startswith("tunewidgets.engine") and not t.startswith(control)]
+    assert not wrong, wrong
+
+
+def test_only_the_run_module_picks_a_trainer():
+    """``run.trainer_of`` is the one place that chooses between the built-in trainer and a fit's."""
+    importers = sorted(m for m, targets in import_graph(type_only=True).items()
+                       if "tunewidgets.engine.builtin.trainer" in targets)
+    assert importers == ["tunewidgets.engine.run"], importers
 
 
 def test_no_module_uses_another_modules_private_names():
@@ -140,7 +171,7 @@ def test_engine_and_sweeps_import_no_widget_plotting_or_cluster_library():
     load no widgets."""
     code = """
 import sys
-import tunewidgets, tunewidgets.engine, tunewidgets.engine.lr_finder, tunewidgets.sweeps, tunewidgets.space
+import tunewidgets, tunewidgets.engine, tunewidgets.engine.builtin.lr_finder, tunewidgets.sweeps, tunewidgets.space
 print(sorted(m for m in ('ipywidgets', 'bokeh', 'jupyter_bokeh', 'dask', 'distributed', 'tunewidgets.ui',
                          'tunewidgets.plotting') if m in sys.modules))
 import tunewidgets.plotting

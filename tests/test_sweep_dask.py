@@ -137,7 +137,7 @@ def test_a_worker_that_dies_mid_trial_is_retried_and_the_sweep_finishes(base, di
     marker = str(tmp_path / "died-once")
 
     def dies_once(hparams, data):
-        from tunewidgets.engine.models import build_model
+        from tunewidgets.engine.builtin.models import build_model
 
         if hparams.lr == 0.02 and not os.path.exists(marker):
             open(marker, "w").close()

@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from tunewidgets.ui.space_editor import parse_choices
-from tunewidgets.ui.sweep_format import (format_best, format_space_error, format_sweep_progress, sweep_cells,
+from tunewidgets.ui.sweep.space_editor import parse_choices
+from tunewidgets.ui.sweep.format import (format_best, format_space_error, format_sweep_progress, sweep_cells,
                                          sweep_eta, sweep_header)
 
 

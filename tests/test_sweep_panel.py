@@ -13,7 +13,7 @@ from settings import SMALL
 from waiting import wait_for
 from tunewidgets.plotting.sweep_curves import FADED
 from tunewidgets.ui import TrainPanel
-from tunewidgets.ui.sweep_panel import SweepFeed, SweepPanel
+from tunewidgets.ui.sweep.panel import SweepFeed, SweepPanel
 
 BASE = SMALL.replace(seed=1)
 

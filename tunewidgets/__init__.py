@@ -5,7 +5,7 @@ from .engine import (Callback, Data, DATASETS, EventChannel, Evaluation, MetricE
                      build_model, count_parameters, describe_device, evaluate, export_runs, history_frame,
                      load_dataset, predict, resolve_device, summary_frame, train)
 from .hparams import FIELDS, HParams
-from .engine.lr_finder import LRFinderResult, lr_find
+from .engine.builtin.lr_finder import LRFinderResult, lr_find
 from .space import Choice, IntRange, LogUniform, Space, Uniform
 from .objective import Objective
 from .sweeps import Sweep, load_sweep, sweep, sweep_estimator
@@ -21,10 +21,10 @@ __all__ = ["Callback", "Data", "Params", "Report", "StopTraining", "DATASETS", "
 
 def __getattr__(name):  # widgets load on first use, so the engine imports without ipywidgets/bokeh
     if name == "TrainPanel":
-        from .ui.train_panel import TrainPanel
+        from .ui.train.panel import TrainPanel
         return TrainPanel
     if name == "SweepPanel":
-        from .ui.sweep_panel import SweepPanel
+        from .ui.sweep.panel import SweepPanel
         return SweepPanel
     if name == "show":
         from .ui.display import show

@@ -2,7 +2,7 @@
 
 The same object serves a script, a test, a sweep worker and the TrainPanel: it owns the status, the
 history and the model, and offers ``pause()``, ``resume()``, ``stop()`` and ``wait()``. What trains it
-is its ``trainer`` (``trainers.py``): the built-in one (a model from ``HParams`` on a ``Data``) or a
+is its ``trainer`` (``control/trainer.py``): the built-in one (a model from ``HParams`` on a ``Data``) or a
 training function of yours (``tw.train(fit, params)``). Whatever loop trains it (the
 single-model loop, a batched group, your function's ``report``) speaks to it through one public
 training contract: ``begin()``, ``record_epoch(row)``, ``report_batch(...)``, ``end(status)``, and
@@ -24,18 +24,18 @@ import torch
 
 from ..hparams import HParams
 from ..objective import HasObjective
-from .builtin_trainer import BuiltInTrainer
-from .callbacks import Callback
-from .control import STOP_STATUSES, RunControl
-from .core import cpu_copy
-from .data import Data
-from .events import EventChannel, MetricEvent
-from .fit_trainer import FitTrainer
-from .memory import MemoryMeter
-from .models import count_parameters
-from .params import Params
-from .threads import train_in_background
-from .trainers import Trainer
+from .builtin.trainer import BuiltInTrainer
+from .control.callbacks import Callback
+from .control.run_control import STOP_STATUSES, RunControl
+from .builtin.recipe import cpu_copy
+from .builtin.data import Data
+from .control.events import EventChannel, MetricEvent
+from .fit.trainer import FitTrainer
+from .builtin.memory import MemoryMeter
+from .builtin.models import count_parameters
+from .fit.params import Params
+from .control.threads import train_in_background
+from .control.trainer import Trainer
 
 STATUSES = ("pending", "running", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
 FINAL_STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
@@ -91,7 +91,7 @@ class Run(HasObjective):
         self.device_label = ""
         self.started_at: float | None = None
         self.ended_at: float | None = None
-        self.peak_memory_bytes = 0  # what the run added at its peak (see engine/memory.py)
+        self.peak_memory_bytes = 0  # what the run added at its peak (see engine/builtin/memory.py)
         self.memory_shared_by = 1  # members of a batched group share one peak: each reports its share
         self.memory_meter: MemoryMeter | None = None  # set up by the trainer on the run's device
         self.objective = self.trainer.objective

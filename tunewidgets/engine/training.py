@@ -6,12 +6,12 @@ from typing import Any, Callable, Iterable
 
 from ..hparams import HParams
 from ..objective import Objective
-from .callbacks import Callback
-from .data import Data
-from .fit_trainer import FitTrainer
+from .control.callbacks import Callback
+from .builtin.data import Data
+from .fit.trainer import FitTrainer
 from .run import Run, trainer_of
-from .schedule import FollowSchedule, check_schedule, check_steps_apply
-from .trainers import Trainer
+from .population.schedule import FollowSchedule, check_schedule, check_steps_apply
+from .control.trainer import Trainer
 
 def train(data: Data | Callable, hparams: HParams | dict | None = None, *, background: bool = False,
           callbacks: Iterable[Callback] = (), name: str | None = None,

@@ -12,7 +12,7 @@ import importlib
 from types import ModuleType
 from typing import Any
 
-from ..engine.report import RESERVED, Report, StopTraining
+from ..engine.fit.report import RESERVED, Report, StopTraining
 
 
 def import_extra(module: str, extra: str, what: str) -> ModuleType:

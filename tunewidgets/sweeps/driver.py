@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import optuna
 from optuna.trial import TrialState
 
-from ..engine.events import EventChannel, MetricEvent
+from ..engine.control.events import EventChannel, MetricEvent
 from ..objective import Objectives, is_finite_number
 from .protocol import Executor, TrialHandle, TrialJob, TrialResult
 from .results import RESULT_ATTR, TrialRecord, note_rerun

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ..engine.callbacks import Callback
-from ..engine.fit_trainer import FitTrainer
+from ..engine.control.callbacks import Callback
+from ..engine.fit.trainer import FitTrainer
 from ..engine.run import Run
 from ..objective import COST_OBJECTIVES, Objectives
 from .protocol import Channel, Trial, TrialResult

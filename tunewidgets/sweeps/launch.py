@@ -13,20 +13,19 @@ from typing import Any, Callable
 
 import optuna
 
-from ..engine.checks import check_metrics, require_data
-from ..engine.data import Data
-from ..engine.fit_trainer import check_fit, is_training_function
-from ..engine.params import plain_values
+from ..engine.builtin.checks import check_metrics, require_data
+from ..engine.builtin.data import Data
+from ..engine.fit.trainer import check_fit, is_training_function
+from ..engine.fit.params import plain_values
 from ..hparams import as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
 from .executors import make_executor
-from .executors.population import PopulationExecutor
 from .protocol import Trial
 from .results import SWEEP_ATTR
 from .resume import DEFAULT_TRIALS
 from .fit_trial import ONLY_BUILT_IN, FitTrial
-from .population import plan_fit_population, plan_population, refuse_population_settings
+from .population import PopulationExecutor, plan_fit_population, plan_population, refuse_population_settings
 from .spec import FIT, TORCH, SweepSpec
 from .storage import mask_url, open_storage, scrub
 from .strategies import make_pruner, make_sampler, strategy_name

@@ -2,29 +2,38 @@
 checked in full before any trial.
 
 Every ``interval`` epochs the worst ``quantile`` of the members take the best ones' weights and move
-their values (``engine/pbt.py`` decides). The built-in models train as one batched group, whose loop
+their values (``engine/population/decide.py`` decides). The built-in models train as one batched group, whose loop
 copies the stacked rows in place; a training function's runs, or the built-in models with
-``executor="thread"``, take turns and copy each other's state in memory (``engine/pbt_members.py``).
+``executor="thread"``, take turns and copy each other's state in memory (``engine/population/members.py``).
 The population is the sweep's trials: ``n_trials`` is ``population``, and no pruner is used (the
 exploits replace what a pruner would cut).
+
+Members that take turns run on ``PopulationExecutor`` (below): each member trains in a thread of its own,
+one at a time up to the next judged epoch, as ``executor="thread"`` trains one trial at a time; it is
+built here, for a population, never by ``make_executor``.
 """
 
 from __future__ import annotations
 
 import math
+from concurrent.futures import Future, wait
 from typing import Any
 
 from ..engine.batched import can_batch
 from ..engine.batched.group import check_population
-from ..engine.data import Data
-from ..engine.knobs import LIVE_FIELDS, check_live_changes
-from ..engine.models import build_model
-from ..engine.pbt import PBT, first_values
+from ..engine.builtin.data import Data
+from ..engine.control.knobs import LIVE_FIELDS, check_live_changes
+from ..engine.builtin.models import build_model
+from ..engine.control.threads import train_in_own_thread
+from ..engine.population.decide import PBT, first_values
+from ..engine.population.members import Population, PopulationMember
 from ..guards import require_count
 from ..hparams import HParams
 from ..objective import COST_OBJECTIVES, Objectives
 from ..space import Choice, Space
-from .executors.population import PopulationExecutor
+from .executors.base import LocalChannel
+from .protocol import TrialJob, TrialResult
+from .trials import run_trial
 
 DEFAULTS = {"population": 16, "interval": 4, "quantile": 0.25, "resample": 0.25}
 
@@ -127,3 +136,48 @@ def schedule_of(number: int, records: dict[int, Any], names: list[str], before: 
     last = jumps[-1]
     inherited = schedule_of(last["parent"], records, names, before=last["epoch"])
     return inherited + [{"epoch": last["epoch"] + 1, **last["values"]}]
+
+class PopulationChannel(LocalChannel):
+    """The in-kernel channel, and each member's place in the population for its run."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.members: dict[int, PopulationMember] = {}
+
+    def callbacks(self, number: int) -> list[Any]:
+        member = self.members.get(number)
+        return [member] if member is not None else []
+
+
+class PopulationExecutor:
+    """Trains the ``size`` members of a population judged by ``pbt``. See the module docstring."""
+
+    def __init__(self, pbt: PBT, size: int) -> None:
+        self.pbt, self.slots = pbt, size  # every member is asked at once: they wait for one another
+
+    def open(self, train_trial: Any) -> None:
+        self.train_trial = train_trial
+        self.population = Population(self.pbt)
+        self.channel = PopulationChannel()
+        self.futures: list[Future] = []
+
+    def submit(self, jobs: list[TrialJob]) -> list[Future]:
+        members = [self.population.member() for _ in jobs]  # every member joins before the first trains
+        futures = []
+        for job, member in zip(jobs, members):
+            self.channel.reporters[job.number] = job.reporter
+            if member is not None:
+                self.channel.members[job.number] = member
+            futures.append(train_in_own_thread(self._train, job, member, name=f"tunewidgets-member-{job.number}"))
+        self.futures += futures
+        return futures
+
+    def _train(self, job: TrialJob, member: PopulationMember | None) -> TrialResult:
+        try:
+            return run_trial(self.train_trial, job.number, job.params, self.channel)
+        finally:
+            if member is not None:
+                member.leave()  # a run that could not be built never started: nobody waits for it
+
+    def close(self) -> None:
+        wait(self.futures)

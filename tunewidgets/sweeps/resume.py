@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..engine.checks import require_data
-from ..engine.fit_trainer import check_fit
+from ..engine.builtin.checks import require_data
+from ..engine.fit.trainer import check_fit
 from ..hparams import HParams, as_hparams
 from ..objective import Objective
 from .fit_trial import FitTrial

@@ -16,8 +16,8 @@ import optuna
 import pandas as pd
 from optuna.trial import TrialState
 
-from ..engine.data import Data
-from ..engine.device import free_idle_thread_team
+from ..engine.builtin.data import Data
+from ..engine.control.threads import free_idle_thread_team
 from ..guards import require_count
 from ..hparams import HParams
 from ..objective import HasObjective, Objective

@@ -14,9 +14,9 @@ from typing import Any, Callable
 from ..engine.batched import GroupLoop, can_batch
 from ..engine.batched.check import structure_key
 from ..engine.batched.sizing import fitting_group_size
-from ..engine.callbacks import Callback
-from ..engine.data import Data
-from ..engine.pbt import PBT
+from ..engine.control.callbacks import Callback
+from ..engine.builtin.data import Data
+from ..engine.population.decide import PBT
 from ..engine.run import Run
 from ..hparams import HParams
 from .protocol import Channel, Trial, TrialResult, error_text
@@ -61,7 +61,7 @@ class TorchTrial(Trial):
 
     data: Data
     metrics: dict[str, Callable] = field(default_factory=dict)
-    population: PBT | None = None  # strategy="pbt": a group trains as one population (engine/pbt.py)
+    population: PBT | None = None  # strategy="pbt": a group trains as one population (engine/population/decide.py)
 
     def new_run(self, number: int, params: dict[str, Any], callbacks: list[Callback]) -> Run:
         """The (pending) run of trial ``number``; bad hyperparameters for this data raise here."""

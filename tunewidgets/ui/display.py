@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .bokeh_view import BokehView
+from .base.bokeh_view import BokehView
 
 
 def show(*figures: Any, ncols: int | None = None) -> BokehView:

@@ -2,7 +2,7 @@
 
 ``check.py`` says whether a set of configurations can share a group, ``stacked.py`` holds the
 members' parameters and forward passes, ``optim.py`` the per-member optimizer step and schedules,
-``group.py`` the loop (on the engine's shared ``core.py``, like the single-model loop).
+``group.py`` the loop (on the engine's shared ``recipe.py``, like the single-model loop).
 """
 
 from .check import STRUCTURE, can_batch

@@ -11,10 +11,10 @@ from typing import Any, Iterable
 import torch
 
 from ...hparams import HParams, as_hparams
-from ..checks import check_against_data
-from ..data import Data
-from ..device import resolve_device
-from ..models import build_model
+from ..builtin.checks import check_against_data
+from ..builtin.data import Data
+from ..builtin.device import resolve_device
+from ..builtin.models import build_model
 from .stacked import StackedParams, VmapForward
 
 STRUCTURE = ("model", "layers", "units", "activation", "batch_size", "epochs")  # and the device they resolve to

@@ -34,15 +34,15 @@ import torch
 from torch import nn
 
 from ...hparams import OPTIMIZERS, HParams, as_hparams
-from ..callbacks import Callback, overrides
-from ..core import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
+from ..control.callbacks import Callback, overrides
+from ..builtin.recipe import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
                     make_schedule, member_losses, member_validation_scores, steps_per_epoch)
-from ..data import Data
-from ..device import resolve_device
+from ..builtin.data import Data
+from ..builtin.device import resolve_device
 from ..run import Run
-from ..threads import train_in_background
-from ..knobs import check_live_changes
-from ..pbt import PBT
+from ..control.threads import train_in_background
+from ..control.knobs import check_live_changes
+from ..population.decide import PBT
 from .check import can_batch
 from .optim import BatchedOptimizer, Schedules, base_momentum
 from .stacked import MLPForward, StackedParams, VmapForward

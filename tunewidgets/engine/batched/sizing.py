@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from ...hparams import HParams
-from ..data import Data
-from ..device import resolve_device
-from ..models import build_model, count_parameters
+from ..builtin.data import Data
+from ..builtin.device import resolve_device
+from ..builtin.models import build_model, count_parameters
 
 FLOAT_BYTES = 4
 COPIES_PER_PARAMETER = 5  # the weight, its gradient, Adam's two moments and the update's scratch buffer

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..core import is_l1_weight
+from ..builtin.recipe import is_l1_weight
 
 # Parameters are strided views into the flat store; the gradients match their layout exactly, but
 # autograd still notes that the views are not contiguous.

@@ -36,8 +36,8 @@ import warnings
 from concurrent.futures import Future
 from typing import Any
 
-from ...engine.callbacks import Callback
-from ...engine.threads import train_in_background
+from ...engine.control.callbacks import Callback
+from ...engine.control.threads import train_in_background
 from ...guards import count_problem
 from ..protocol import Trial, TrialJob, TrialResult
 from ..trials import ReportEpochs, run_trial

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import Any, Callable
 
 from ..protocol import Channel, TrialJob
-from ...engine.threads import use_torch_threads
+from ...engine.control.threads import use_torch_threads
 from ...guards import require_count
 from ..trials import run_trial
 from . import warm

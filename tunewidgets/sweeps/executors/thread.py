@@ -5,7 +5,7 @@ from __future__ import annotations
 from concurrent.futures import Future, wait
 from typing import Any
 
-from ...engine.threads import train_in_background
+from ...engine.control.threads import train_in_background
 from ..protocol import TrialJob
 from ..trials import run_trial
 from .base import LocalChannel

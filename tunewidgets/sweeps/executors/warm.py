@@ -33,7 +33,7 @@ def pin_worker_threads(threads: int) -> None:
     """In a worker process: torch and its math libraries on ``threads`` threads (workers share the cores)."""
     for var in THREAD_VARS[:3]:
         os.environ[var] = str(threads)
-    from ...engine.threads import use_torch_threads  # torch loads only now, after the variables are set
+    from ...engine.control.threads import use_torch_threads  # torch loads only now, after the variables are set
 
     use_torch_threads(threads)
 
@@ -91,7 +91,7 @@ def quiet_cluster_config(dashboard: bool) -> dict[str, Any]:
 
 def restore_threads(saved_env: dict[str, str | None], saved_threads: int) -> None:
     """Undo what starting a LocalCluster does to the kernel: thread variables and torch's pool size."""
-    from ...engine.threads import use_torch_threads
+    from ...engine.control.threads import use_torch_threads
 
     for k, v in saved_env.items():
         if v is None:

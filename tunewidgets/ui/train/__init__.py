@@ -1,0 +1,3 @@
+"""The TrainPanel (``panel.py``): its hyperparameter controls, the controls of a training function's
+values, and what it trains (``target.py``).
+"""

@@ -199,6 +199,25 @@ def test_what_is_not_a_training_function_is_told_the_form(target, words):
         tw.train(target, {})
 
 
+@pytest.mark.parametrize("model", [torch.nn.Linear(4, 2), torch.nn.Linear], ids=["a model", "a model's class"])
+def test_a_torch_model_by_mistake_is_told_the_same_words_by_train_and_sweep(model):
+    words = "must be a tw.Data .* or a training function fit\\(p, report\\): a torch model goes in the hyperparameters"
+    with pytest.raises(ValueError, match=words) as trained:
+        tw.train(model, {})
+    with pytest.raises(ValueError, match=words) as swept:
+        tw.sweep(model, tw.Space(lr=tw.LogUniform(1e-3, 1e-1)), n_trials=1, start=False)
+    assert str(trained.value) == str(swept.value)
+
+
+def test_metrics_are_refused_for_a_training_function_in_the_same_words_everywhere():
+    space = tw.Space(lr=tw.LogUniform(1e-3, 1e-1))
+    with pytest.raises(ValueError, match="reports its own") as trained:
+        tw.train(fit_text, {}, metrics={"f1": len})
+    with pytest.raises(ValueError, match="reports its own") as swept:
+        tw.sweep(fit_text, space, base=TEXT, metrics={"f1": len}, n_trials=1, start=False)
+    assert str(trained.value) == str(swept.value)
+
+
 def test_params_must_be_a_dict_and_names_identifiers():
     with pytest.raises(ValueError, match="a training function's hyperparameters are a dict"):
         tw.train(fit_text, [0.1, 16])

@@ -85,7 +85,7 @@ def test_params_as_an_objective_needs_the_model_and_says_so():
 @pytest.mark.parametrize("kwargs, words", [
     ({"executor": "batched"}, "executor='batched' trains the built-in models only"),
     ({"group_size": 4}, "executor='batched' trains the built-in models only"),
-    ({"metrics": {"f1": len}}, "a training function reports its own with report.epoch(name=value)"),
+    ({"metrics": {"f1": len}}, "a training function reports its own, report.epoch(val_top2=...)"),
     ({"base": [("lr", 0.1)]}, "give a training function's fixed values as a dict"),
     ({"base": {**TEXT, "loader": object()}}, "base['loader']=<object"),
     ({"base": {**TEXT, "lr": math.nan}}, "base['lr']=nan is not allowed"),

@@ -180,3 +180,45 @@ print(sorted(m for m in ('ipywidgets', 'jupyter_bokeh', 'tunewidgets.ui') if m i
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[:2] == ["[]", "[]"], out.stdout
+
+
+MAX_PARAMETERS = 8
+# Entry points a user calls by keyword, and figures with their plotting options: their many parameters
+# are the public API. Inside the package, what travels together travels as one object (a plan).
+MANY_PARAMETERS_ALLOWED = {
+    "tunewidgets.engine.builtin.data": {"Data.from_arrays"},  # public: tw.Data.from_arrays
+    "tunewidgets.engine.run": {"Run.__init__"},  # public: tw.Run(...)
+    "tunewidgets.engine.training": {"train"},  # public: tw.train
+    "tunewidgets.sweeps.launch": {"sweep"},  # public: tw.sweep
+    "tunewidgets.sweeps.sklearn": {"sweep_estimator"},  # public: tw.sweep_estimator
+    "tunewidgets.ui.sweep.panel": {"SweepPanel.__init__"},  # public: tw.SweepPanel
+    "tunewidgets.ui.train.panel": {"TrainPanel.__init__"},  # public: tw.TrainPanel
+    "tunewidgets.plotting.compare": {"runs_figure", "scatter_figure"},  # plotting options
+    "tunewidgets.plotting.sweep_charts": {"parallel_coordinates_figure"},  # plotting options
+}
+
+
+def functions_with_names(tree: ast.AST, prefix: str = ""):
+    """(qualified name, function) for every function and method, nested ones included."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            yield f"{prefix}{node.name}", node
+            yield from functions_with_names(node, f"{prefix}{node.name}.")
+        elif isinstance(node, ast.ClassDef):
+            yield from functions_with_names(node, f"{prefix}{node.name}.")
+        else:
+            yield from functions_with_names(node, prefix)
+
+
+def test_no_internal_function_takes_more_than_8_parameters():
+    """Self and cls are not counted; ``*args`` and ``**kwargs`` count one each."""
+    found = []
+    for module, path in MODULES.items():
+        allowed = MANY_PARAMETERS_ALLOWED.get(module, set())
+        for name, node in functions_with_names(ast.parse(path.read_text())):
+            a = node.args
+            named = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs if p.arg not in ("self", "cls")]
+            count = len(named) + (a.vararg is not None) + (a.kwarg is not None)
+            if count > MAX_PARAMETERS and name not in allowed:
+                found.append(f"{module}.{name} takes {count}")
+    assert not found, found

@@ -312,7 +312,7 @@ class GroupExecutor:
         from concurrent.futures import Future
 
         self.groups.append([job.number for job in jobs])
-        self.channel.reporters.update({job.number: job.reporter for job in jobs})
+        self.channel.handles.update({job.number: job.handle for job in jobs})
         futures = [Future() for _ in jobs]
 
         def train_group():

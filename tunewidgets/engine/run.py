@@ -26,19 +26,20 @@ from ..hparams import HParams
 from ..objective import HasObjective
 from .builtin.trainer import BuiltInTrainer
 from .control.callbacks import Callback
-from .control.run_control import STOP_STATUSES, RunControl
+from .control.run_control import RunControl
 from .builtin.recipe import cpu_copy
 from .builtin.data import Data
 from .control.events import EventChannel, MetricEvent
-from .fit.trainer import FitTrainer
+from .control.history import epoch_table
+from .population.exploit import exploit_count
+from .fit.trainer import FitTrainer, is_training_function, not_data_nor_function, refuse_metrics
 from .builtin.memory import MemoryMeter
 from .builtin.models import count_parameters
 from .fit.params import Params
 from .control.threads import train_in_background
 from .control.trainer import Trainer
+from ..statuses import FINAL_STATUSES, STOP_STATUSES, Status
 
-STATUSES = ("pending", "running", "paused", "completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
-FINAL_STATUSES = ("completed", "stopped", "early_stopped", "diverged", "failed", "pruned")
 _names = itertools.count(1)
 
 
@@ -69,8 +70,10 @@ class Run(HasObjective):
         self.initial_hparams = self.hparams  # what it started with (live knobs change ``hparams``)
         self.parent = parent  # the run this one continues (``run.fork``), or None
         # population-based training: each time this run took another member's weights (the epoch, that
-        # member as ``parent`` and ``parent_id``, the values it trained on with); its rows count them
+        # member as ``parent``, ``parent_id`` and ``parent_trial``, the values it trained on with); its rows
+        # count them
         self.lineage: list[dict[str, Any]] = []
+        self.trial_number: int | None = None  # the sweep trial this run trains, set when a sweep starts it
         self.in_population = False
         self.first_epoch = parent.first_epoch + parent.epochs_done if parent is not None else 0
         self.optimizer_state = optimizer_state  # a fork starts from it; kept when the run ends, for forks
@@ -83,7 +86,7 @@ class Run(HasObjective):
         self.id = uuid.uuid4().hex[:12]
         self.name = name or f"run {next(_names)}"
         self.events = EventChannel()
-        self.status = "pending"
+        self.status = Status.PENDING
         self.error: BaseException | None = None
         self.traceback: str | None = None
         self.model: torch.nn.Module | None = None
@@ -95,8 +98,8 @@ class Run(HasObjective):
         self.memory_shared_by = 1  # members of a batched group share one peak: each reports its share
         self.memory_meter: MemoryMeter | None = None  # set up by the trainer on the run's device
         self.objective = self.trainer.objective
-        self.control = RunControl(on_pause=lambda: self._set_status("paused"),
-                                  on_resume=lambda: self._set_status("running"))
+        self.control = RunControl(on_pause=lambda: self._set_status(Status.PAUSED),
+                                  on_resume=lambda: self._set_status(Status.RUNNING))
         self._rows: list[dict[str, Any]] = []
         self._history: pd.DataFrame | None = None
         self._done = threading.Event()
@@ -104,22 +107,9 @@ class Run(HasObjective):
         self._update_lock = threading.Lock()
         self.trainer.check(self)
 
-    @classmethod
-    def restored(cls, data: Any, hparams: HParams | dict[str, Any], *, run_id: str, name: str, status: str,
-                 rows: list[dict[str, Any]], parent: "Run | None" = None, first_epoch: int = 0,
-                 started: float | None = None, ended: float | None = None, error: str | None = None) -> "Run":
-        """A finished run read back from storage (``RunStore``): its history, status and parent; no model."""
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"status={status!r} is not allowed for a stored run: must be one of {FINAL_STATUSES}")
-        run = cls(data, hparams, name=name, parent=parent)
-        run.id, run.first_epoch, run.started_at, run.ended_at = run_id, first_epoch, started, ended
-        run.error = RuntimeError(error) if error else None
-        run.load_history(rows, status)
-        return run
-
     def load_history(self, rows: list[dict[str, Any]], status: str) -> None:
         """Give a run that never trained here the history and final status it had (from storage)."""
-        if self.status != "pending":
+        if self.status != Status.PENDING:
             raise RuntimeError(f"{self.name} has trained here ({self.status}): its history is its own")
         self._rows = [dict(row) for row in rows]
         self.status = status
@@ -128,7 +118,7 @@ class Run(HasObjective):
     # ---- what a user calls ---------------------------------------------------------------------
     def start(self, background: bool = False) -> "Run":
         """Build the model on its device (errors raise here), then train; return ``self``."""
-        if self.status != "pending":
+        if self.status != Status.PENDING:
             raise RuntimeError(f"{self.name} was already started (status {self.status!r}); create a new Run")
         if not self.begin():
             return self  # an on_train_start hook failed: the run ended 'failed'
@@ -136,7 +126,7 @@ class Run(HasObjective):
             train_in_background(self._train)
         else:
             self._train()
-            if self.status == "failed":
+            if self.status == Status.FAILED:
                 warnings.warn(f"{self.name} failed: {self.error!r} (see run.traceback)", stacklevel=2)
         return self
 
@@ -148,7 +138,7 @@ class Run(HasObjective):
     def resume(self) -> None:
         self.control.resume()
 
-    def stop(self, status: str = "stopped") -> None:
+    def stop(self, status: str = Status.STOPPED) -> None:
         """End the run after the current batch; completed epochs stay in the history.
 
         ``status`` is 'stopped' (default) or 'pruned' (a sweep's pruner ended it).
@@ -176,7 +166,7 @@ class Run(HasObjective):
             raise RuntimeError(f"{self.name} has ended ({self.status}): fork it to train on with other values")
         with self._update_lock:  # callers on several threads each move their own knob: none is lost
             self.hparams = self.trainer.checked_changes(self, changes)
-            if self.status != "pending":
+            if self.status != Status.PENDING:
                 self.control.request_update(changes)
 
     def fork(self, epochs: int | None = None, *, background: bool = False, start: bool = True,
@@ -208,7 +198,7 @@ class Run(HasObjective):
 
     def _training_state(self) -> tuple[dict, dict | None]:
         """Copies of the weights and the optimizer's state, at a batch boundary."""
-        if self.status in ("pending", "running"):
+        if self.status in (Status.PENDING, Status.RUNNING):
             raise RuntimeError(f"{self.name} is {self.status}: pause or stop it first (its weights change every batch)")
         if self.model is None:
             raise ValueError(f"{self.name} has no weights to continue from (a run loaded from storage keeps only its "
@@ -228,8 +218,7 @@ class Run(HasObjective):
         """One row per finished epoch: losses, validation metrics, lr, seconds, samples/s."""
         rows = self._rows
         if self._history is None or len(self._history) != len(rows):
-            self._history = pd.DataFrame(list(rows)).set_index("epoch", drop=False) if rows else \
-                pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
+            self._history = epoch_table(rows)
         return self._history
 
     @property
@@ -296,20 +285,20 @@ class Run(HasObjective):
         run running, then call the ``on_train_start`` hooks. A bad device or model raises; a failing
         hook ends the run 'failed' and returns False."""
         self.trainer.prepare(self)
-        self._set_status("running")
+        self._set_status(Status.RUNNING)
         self.started_at = time.time()
         try:
             for cb in self.callbacks:
                 cb.on_train_start(self)
         except Exception as e:  # noqa: BLE001 - a user's hook failing fails this run only
-            self.end("failed", e)
+            self.end(Status.FAILED, e)
             return False
         return True
 
     def record_epoch(self, row: dict[str, Any]) -> None:
         """Append a finished epoch's row to the history; publish it; call ``on_epoch_end``."""
         if self.in_population:
-            row.setdefault("exploits", len(self.lineage))
+            row.setdefault("exploits", exploit_count(self))
         self._rows.append(row)
         if self.memory_meter is not None:
             self.memory_meter.sample()
@@ -345,7 +334,7 @@ class Run(HasObjective):
         if self.done:
             return
         if error is not None:
-            self.error, status = error, "failed"
+            self.error, status = error, Status.FAILED
             self.traceback = "".join(traceback.format_exception(error))
         if self.model is not None:
             self.model.eval()
@@ -363,13 +352,13 @@ class Run(HasObjective):
 
     # ---- inside ----------------------------------------------------------------------------------
     def _train(self) -> None:
-        error, status = None, "failed"
+        error, status = None, Status.FAILED
         try:
             status = self.trainer.train(self)
         except Exception as e:  # noqa: BLE001 - any failure becomes status 'failed', history kept
             error = e
         except BaseException as e:  # Ctrl-C, sys.exit in a fit: the run still ends, then it goes on up
-            self.end("stopped") if isinstance(e, KeyboardInterrupt) else self.end("failed", e)
+            self.end(Status.STOPPED) if isinstance(e, KeyboardInterrupt) else self.end(Status.FAILED, e)
             raise
         self.end(status, error)
 
@@ -386,15 +375,12 @@ class Run(HasObjective):
 
 def trainer_of(target: Any, metrics: dict[str, Callable] | None = None, start_weights: dict | None = None) -> Trainer:
     """The trainer for what a run was given: a ``tw.Data`` (the built-in trainer), a training function
-    ``fit(p, report)``, or a ``Trainer`` itself."""
+    ``fit(p, report)``, or a ``Trainer`` itself. The one place that knows the concrete trainers."""
     if isinstance(target, Trainer):
         return target
     if isinstance(target, Data):
         return BuiltInTrainer(target, metrics, start_weights)
-    if callable(target):
-        if metrics is not None:
-            raise ValueError("metrics= adds validation metrics to the built-in trainer: a training function "
-                             "reports its own, report.epoch(val_top2=...)")
+    if is_training_function(target):
+        refuse_metrics(metrics)
         return FitTrainer(target)
-    raise ValueError(f"data={type(target).__name__} is not allowed: must be a tw.Data (tw.load_dataset, "
-                     f"tw.Data.from_arrays or tw.Data.from_datasets) or a training function fit(p, report)")
+    raise not_data_nor_function(target)

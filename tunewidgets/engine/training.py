@@ -8,10 +8,10 @@ from ..hparams import HParams
 from ..objective import Objective
 from .control.callbacks import Callback
 from .builtin.data import Data
-from .fit.trainer import FitTrainer
-from .run import Run, trainer_of
+from .fit.trainer import FitTrainer, is_training_function, refuse_metrics
+from .run import Run
 from .population.schedule import FollowSchedule, check_schedule, check_steps_apply
-from .control.trainer import Trainer
+
 
 def train(data: Data | Callable, hparams: HParams | dict | None = None, *, background: bool = False,
           callbacks: Iterable[Callback] = (), name: str | None = None,
@@ -40,9 +40,9 @@ def train(data: Data | Callable, hparams: HParams | dict | None = None, *, backg
 
         run = tw.train(fit, {"lr": 1e-3, "hidden": 64, "epochs": 10}, background=True)
     """
-    is_fit = callable(data) and not isinstance(data, (Data, Trainer))
-    if is_fit and metrics is not None:
-        trainer_of(data, metrics)  # says why metrics= is not for a training function
+    is_fit = is_training_function(data)
+    if is_fit:
+        refuse_metrics(metrics)
     target = FitTrainer(data, metric, direction) if is_fit else data
     if isinstance(schedule, str):
         overrides["schedule"] = schedule  # the learning-rate schedule's kind, an HParams field ("step", ...)

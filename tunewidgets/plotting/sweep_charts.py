@@ -17,9 +17,10 @@ from bokeh.models import (BasicTicker, ColorBar, ColumnDataSource, FixedTicker, 
                           Range1d)
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
+from ..statuses import Status
 
 TOOLS = "pan,box_zoom,wheel_zoom,reset,save"
-STATUS_COLORS = {"complete": "#1f77b4", "pruned": "#9e9e9e", "stopped": "#9e9e9e", "running": "#ff7f0e"}
+STATUS_COLORS = {Status.COMPLETE: "#1f77b4", Status.PRUNED: "#9e9e9e", Status.STOPPED: "#9e9e9e", Status.RUNNING: "#ff7f0e"}
 
 
 def _plain(value: Any) -> Any:

@@ -19,6 +19,7 @@ from bokeh.palettes import Category20
 from bokeh.plotting import figure
 
 from ..guards import require_count
+from ..statuses import Status
 
 COLUMNS = ("trial", "x0", "y0", "x1", "y1", "color", "alpha")
 PALETTE = Category20[20]
@@ -110,7 +111,7 @@ class SweepCurves:
 
     def finish(self, trial: int, status: str) -> int:
         """Restyle a finished trial's rows (pruned/stopped fade, failed in faint red); return patches sent."""
-        style = FAILED if status == "failed" else FADED if status in ("pruned", "stopped") else None
+        style = FAILED if status == Status.FAILED else FADED if status in (Status.PRUNED, Status.STOPPED) else None
         if style is None:
             return 0
         with self.lock:

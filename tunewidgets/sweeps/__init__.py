@@ -10,12 +10,12 @@ ranked table and what is stored, ``strategies.py`` the Optuna samplers and prune
 from .executors import EXECUTORS, BatchedExecutor, DaskExecutor, ProcessExecutor, ThreadExecutor, make_executor
 from .executors.warm import close_workers
 from .launch import load_sweep, sweep
-from .protocol import Channel, Executor, Reporter, Trial, TrialHandle, TrialJob, TrialResult
+from .protocol import Channel, Executor, Trial, TrialHandle, TrialJob, TrialResult
 from .results import TrialRecord
 from .sklearn import sweep_estimator
 from .strategies import PRUNERS, STRATEGIES
 from .study import Sweep
 
-__all__ = ["EXECUTORS", "BatchedExecutor", "DaskExecutor", "Executor", "ProcessExecutor", "PRUNERS", "Reporter", "Channel", "Trial", "TrialHandle",
+__all__ = ["EXECUTORS", "BatchedExecutor", "DaskExecutor", "Executor", "ProcessExecutor", "PRUNERS", "Channel", "Trial", "TrialHandle",
            "STRATEGIES", "Sweep", "ThreadExecutor", "TrialJob", "close_workers", "TrialRecord", "TrialResult", "load_sweep",
            "make_executor", "sweep", "sweep_estimator"]

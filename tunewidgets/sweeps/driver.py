@@ -20,6 +20,7 @@ from ..objective import Objectives, is_finite_number
 from .protocol import Executor, TrialHandle, TrialJob, TrialResult
 from .results import RESULT_ATTR, TrialRecord, note_rerun
 from .storage import Heartbeat
+from ..statuses import Status
 
 STOP_GRACE_SECONDS = 60  # how long a failing sweep waits for its running trials to stop
 
@@ -71,7 +72,7 @@ class SweepDriver:
         self._wake = threading.Event()
         self.launched = 0
         self._trials: dict[int, optuna.Trial] = {}
-        self._reporters: dict[int, TrialHandle] = {}
+        self._handles: dict[int, TrialHandle] = {}
 
     def run(self, executor: Executor, n_trials: int) -> None:
         """Keep ``executor``'s slots full until ``n_trials`` were launched and all ended, or a stop."""
@@ -103,18 +104,18 @@ class SweepDriver:
         """Ask no more trials; stop the running ones (each within an epoch, or at once in the kernel)."""
         with self.book.lock:
             self.stopping = True
-            reporters = list(self._reporters.values())
-        for reporter in reporters:
-            reporter.request_stop("stopped")
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.request_stop(Status.STOPPED)
         self._wake.set()
 
     def pause(self, paused: bool = True) -> None:
         """Ask no new trial and hold the running ones where they are (False: carry on)."""
         with self.book.lock:
             self.paused = paused
-            reporters = list(self._reporters.values())
-        for reporter in reporters:
-            reporter.request_pause(paused)
+            handles = list(self._handles.values())
+        for handle in handles:
+            handle.request_pause(paused)
         self._wake.set()
 
     # ---- one trial's life ----------------------------------------------------------------------
@@ -129,26 +130,26 @@ class SweepDriver:
             params, number = dict(trial.params), trial.number
             self._trials[number] = trial
             self.book.records[number] = TrialRecord(number, params)
-            reporter = self._reporters[number] = TrialHandle(number, self.on_epoch)
+            handle = self._handles[number] = TrialHandle(number, self.on_epoch)
             note_rerun(self.book.records, trial)
         if self.heartbeat is not None:
             self.heartbeat.add(number)
-        self.book.publish(number, "status", 0, {"status": "running", "params": params})
-        return TrialJob(number, self.job_params(params), reporter, judged_each_epoch=self.pruning)
+        self.book.publish(number, "status", 0, {"status": Status.RUNNING, "params": params})
+        return TrialJob(number, self.job_params(params), handle, judged_each_epoch=self.pruning)
 
     def on_epoch(self, number: int, row: dict[str, Any]) -> str | None:
         """A trial's epoch arrived (any thread): record it, feed the pruner; ``"pruned"`` stops the trial."""
         epoch = int(row["epoch"])
         with self.book.lock:
             record = self.book.records[number]
-            if record.status != "running":
+            if record.status != Status.RUNNING:
                 return None
             if epoch <= len(record.rows):  # a trial retried after a worker died starts over
                 del record.rows[epoch - 1:]
             record.rows.append(dict(row))
             prune = self._report(number, record, row) and self.pruning and self._trials[number].should_prune()
         self.book.publish(number, "epoch", epoch, dict(row))
-        return "pruned" if prune else None
+        return Status.PRUNED if prune else None
 
     def _report(self, number: int, record: TrialRecord, row: dict[str, Any]) -> bool:
         """Give Optuna the objective's value of an epoch once (its intermediate value, for the pruner);
@@ -186,18 +187,18 @@ class SweepDriver:
             if is_finite_number(result.value):
                 values[0] = result.value
             value = values[0]
-            status, error = table_status(result.status, values, result.error, job.reporter.stop_status,
+            status, error = table_status(result.status, values, result.error, job.handle.stop_status,
                                          self.objectives)
             record.rows, record.status, record.error = list(rows), status, error
             record.value, record.seconds, record.extra = value, result.seconds, dict(result.extra)
             if self.objectives.several:
                 record.values = values
             trial.set_user_attr(RESULT_ATTR, record.to_attr())
-            if status == "complete":
+            if status == Status.COMPLETE:
                 self.study.tell(trial, record.values or value)
             else:
-                self.study.tell(trial, state=TrialState.FAIL if status == "failed" else TrialState.PRUNED)
-            self._reporters.pop(job.number, None)
+                self.study.tell(trial, state=TrialState.FAIL if status == Status.FAILED else TrialState.PRUNED)
+            self._handles.pop(job.number, None)
         if self.heartbeat is not None:
             self.heartbeat.remove(job.number)
         for row in late:
@@ -209,13 +210,13 @@ def table_status(s: str, values: list[float], error: str | None, stop_status: st
                  objectives: Objectives) -> tuple[str, str | None]:
     """Map a run's status ``s`` to the table's: complete, pruned, stopped or failed (with a reason).
     A finished trial without a finite value for every objective failed, as Optuna records it."""
-    if s in ("completed", "early_stopped"):
+    if s in (Status.COMPLETED, Status.EARLY_STOPPED):
         missing = [o.metric for o, v in zip(objectives, values) if not is_finite_number(v)]
         if missing:
-            return "failed", error or f"no finite {' or '.join(missing)} was measured"
-        return "complete", None
-    if s == "pruned" or (s == "stopped" and stop_status == "pruned"):
-        return "pruned", None
-    if s == "stopped":
-        return "stopped", "stopped by sweep.stop()"
-    return "failed", error or s
+            return Status.FAILED, error or f"no finite {' or '.join(missing)} was measured"
+        return Status.COMPLETE, None
+    if s == Status.PRUNED or (s == Status.STOPPED and stop_status == Status.PRUNED):
+        return Status.PRUNED, None
+    if s == Status.STOPPED:
+        return Status.STOPPED, "stopped by sweep.stop()"
+    return Status.FAILED, error or s

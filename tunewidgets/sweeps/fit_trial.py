@@ -18,6 +18,7 @@ from ..engine.run import Run
 from ..objective import COST_OBJECTIVES, Objectives
 from .protocol import Channel, Trial, TrialResult
 from .trials import train_alone
+from ..statuses import Status
 
 ADDED_COLUMNS = ("epoch", "seconds")  # what a report adds to every row: not metrics the fit reported
 ONLY_BUILT_IN = ("executor='batched' trains the built-in models only (it stacks their weights into one "
@@ -45,7 +46,7 @@ class FitTrial(Trial):
             return result
         if run.model is None:
             result.extra["params"] = math.nan  # the fit kept its model to itself: its size is unknown
-        if result.status in ("completed", "early_stopped") and result.error is None:
+        if result.status in (Status.COMPLETED, Status.EARLY_STOPPED) and result.error is None:
             result.error = self.missing(result.rows, run)
         return result
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import optuna
 
-from ..engine.builtin.checks import check_metrics, require_data
+from ..engine.builtin.checks import check_metrics
 from ..engine.builtin.data import Data
-from ..engine.fit.trainer import check_fit, is_training_function
+from ..engine.fit.trainer import check_fit, is_training_function, not_data_nor_function, refuse_metrics
 from ..engine.fit.params import plain_values
 from ..hparams import as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
@@ -26,7 +27,7 @@ from .results import SWEEP_ATTR
 from .resume import DEFAULT_TRIALS
 from .fit_trial import ONLY_BUILT_IN, FitTrial
 from .population import PopulationExecutor, plan_fit_population, plan_population, refuse_population_settings
-from .spec import FIT, TORCH, SweepSpec
+from .spec import FIT, TORCH, LaunchPlan, SweepSpec
 from .storage import mask_url, open_storage, scrub
 from .strategies import make_pruner, make_sampler, strategy_name
 from .study import Sweep, check_n_trials
@@ -47,13 +48,31 @@ def new_study(storage: Any, shown: str, name: str | None, objectives: list[Objec
                          ) from None
 
 
-def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n_trials: int | None,
-           executor: Any, storage: Any, name: str | None, group_size: int | str | None = None,
-           background: bool = False, start: bool = True, quiet: bool = False) -> Sweep:
+@dataclass(frozen=True)
+class SweepRequest:
+    """What ``tw.sweep`` was asked to search and optimize, as given: the path that trains it (the
+    built-in trainer or a training function) checks it in its own words before any trial."""
+
+    space: Space
+    base: Any = None
+    seed: int | None = None
+    metric: str | None = None
+    direction: str | None = None
+    objectives: list[Any] | None = None
+    metrics: dict[str, Callable] | None = None
+    population: dict[str, Any] = field(default_factory=dict)  # strategy="pbt": population, interval, ...
+
+    def chosen(self, make: Callable[[str | None, str | None], Objective], pruner: Any) -> Objectives:
+        """The sweep's objectives, each made (and checked) by ``make(name, direction)``."""
+        return Objectives.of(objectives_of(make, self.metric, self.direction, self.objectives, pruner))
+
+
+def launch(train_trial: Trial, spec: SweepSpec, plan: LaunchPlan) -> Sweep:
     """What ``tw.sweep`` and ``tw.sweep_estimator`` share: plan the trials, build sampler, pruner,
     executor and study (all checked before any trial), store ``spec`` in the study, then start."""
+    strategy, pruner, n_trials, storage = plan.strategy, plan.pruner, plan.n_trials, plan.storage
     if strategy == "pbt" and getattr(train_trial, "population", None) is None and \
-            not isinstance(executor, PopulationExecutor):
+            not isinstance(plan.executor, PopulationExecutor):
         raise ValueError("strategy='pbt' trains the models of tw.sweep(data, ...) or tw.sweep(fit, ...) as one "
                          "population: this sweep's trials cannot take each other's weights; use strategy='random' "
                          "or 'bayes'")
@@ -63,13 +82,13 @@ def launch(train_trial: Trial, spec: SweepSpec, *, strategy: Any, pruner: Any, n
     check_n_trials(n_trials)
     sampler = make_sampler(strategy, spec.space, spec.seed)
     pruner_obj = make_pruner(pruner, spec.max_epochs)
-    executor_obj = make_executor(executor, group_size)
+    executor_obj = make_executor(plan.executor, plan.group_size)
     storage_obj = open_storage(storage)
     spec.strategy, spec.pruner, spec.n_trials = strategy_name(strategy), strategy_name(pruner), n_trials
-    study = new_study(storage_obj, mask_url(storage), name, spec.objectives, sampler, pruner_obj)
+    study = new_study(storage_obj, mask_url(storage), plan.name, spec.objectives, sampler, pruner_obj)
     study.set_user_attr(SWEEP_ATTR, spec.to_attr())
-    sw = Sweep(study, spec, train_trial, executor_obj, storage_obj, quiet).plan(n_trials)
-    return sw.start(background) if start else sw
+    sw = Sweep(study, spec, train_trial, executor_obj, storage_obj, plan.quiet).plan(n_trials)
+    return sw.start(plan.background) if plan.start else sw
 
 
 def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", n_trials: int | None = None,
@@ -122,48 +141,43 @@ def sweep(data: Data | Callable, space: Space | dict, strategy: Any = "random", 
     settings = dict(population=population, interval=interval, quantile=quantile, resample=resample)
     if strategy != "pbt":
         refuse_population_settings(strategy, settings)
-    if is_training_function(data):
-        return sweep_fit(data, space, base, metric, direction, objectives, metrics, group_size, executor, pruner,
-                         seed, dict(strategy=strategy, n_trials=n_trials, storage=storage, name=name,
-                                    background=background, start=start, quiet=quiet), settings)
-    require_data(data)
+    request = SweepRequest(space, base, seed, metric, direction, objectives, metrics, settings)
+    plan = LaunchPlan(strategy, n_trials, pruner, executor, group_size, storage, name, background, start, quiet)
+    return (sweep_fit if is_training_function(data) else sweep_torch)(data, request, plan)
+
+
+def sweep_torch(data: Data, request: SweepRequest, plan: LaunchPlan) -> Sweep:
+    """``tw.sweep`` of the built-in trainer: data, fields and metrics checked, objectives by the task."""
+    if not isinstance(data, Data):
+        raise not_data_nor_function(data)
+    space = request.space
     space.check_fields()
-    base = as_hparams(base)
-    metrics = check_metrics(metrics)
-    chosen = Objectives.of(objectives_of(lambda m, d: Objective.for_task(data.task, m, d, metrics),
-                                         metric, direction, objectives, pruner))
-    pbt = None
-    if strategy == "pbt":
-        pbt, n_trials, executor = plan_population(data, space, base, chosen, pruner=pruner, executor=executor,
-                                                  group_size=group_size, n_trials=n_trials, seed=seed,
-                                                  settings=settings)
-        group_size = n_trials if executor == "batched" else None
-    spec = SweepSpec(space, chosen, TORCH, seed=seed, base=base, stored_base=SweepSpec.storable_base(base),
+    base = as_hparams(request.base)
+    metrics = check_metrics(request.metrics)
+    chosen = request.chosen(lambda m, d: Objective.for_task(data.task, m, d, metrics), plan.pruner)
+    spec = SweepSpec(space, chosen, TORCH, seed=request.seed, base=base, stored_base=SweepSpec.storable_base(base),
                      data=data.name, task=data.task, metrics=sorted(metrics))
-    return launch(TorchTrial(data, metrics, population=pbt), spec, strategy=strategy, pruner=pruner,
-                  n_trials=n_trials, executor=executor, storage=storage, name=name, group_size=group_size,
-                  background=background, start=start, quiet=quiet)
+    pbt = None
+    if plan.strategy == "pbt":
+        pbt, size, executor = plan_population(data, spec, plan, request.population)
+        plan = replace(plan, n_trials=size, executor=executor, group_size=size if executor == "batched" else None)
+    return launch(TorchTrial(data, metrics, population=pbt), spec, plan)
 
 
-def sweep_fit(fit: Callable, space: Space, base: Any, metric: str | None, direction: str | None,
-              objectives: list[Any] | None, metrics: Any, group_size: Any, executor: Any, pruner: Any,
-              seed: int | None, plan: dict[str, Any], settings: dict[str, Any]) -> Sweep:
+def sweep_fit(fit: Callable, request: SweepRequest, plan: LaunchPlan) -> Sweep:
     """``tw.sweep`` of a training function: its base values checked, its objectives by any name."""
     check_fit(fit)
-    if metrics is not None:
-        raise ValueError("metrics= adds metrics to the built-in trainer: a training function reports its own "
-                         "with report.epoch(name=value)")
-    if executor == "batched" or group_size is not None:
+    refuse_metrics(request.metrics)
+    if plan.executor == "batched" or plan.group_size is not None:
         raise ValueError(ONLY_BUILT_IN)
-    stored = plain_values(base)
-    chosen = Objectives.of(objectives_of(lambda m, d: Objective.named(m or "val_loss", d), metric, direction,
-                                         objectives, pruner))
-    if plan["strategy"] == "pbt":
-        _, plan["n_trials"], executor = plan_fit_population(space, stored, chosen, pruner=pruner, executor=executor,
-                                                            n_trials=plan["n_trials"], seed=seed, settings=settings)
-    spec = SweepSpec(space, chosen, FIT, seed=seed, base=stored, stored_base=stored,
+    stored = plain_values(request.base)
+    chosen = request.chosen(lambda m, d: Objective.named(m or "val_loss", d), plan.pruner)
+    spec = SweepSpec(request.space, chosen, FIT, seed=request.seed, base=stored, stored_base=stored,
                      data=getattr(fit, "__name__", "fit"))
-    return launch(FitTrial(fit, chosen), spec, pruner=pruner, executor=executor, **plan)
+    if plan.strategy == "pbt":
+        _, size, executor = plan_fit_population(spec, plan, request.population)
+        plan = replace(plan, n_trials=size, executor=executor)
+    return launch(FitTrial(fit, chosen), spec, plan)
 
 
 def objectives_of(make: Callable[[str | None, str | None], Objective], metric: str | None, direction: str | None,

@@ -29,10 +29,11 @@ from ..engine.population.decide import PBT, first_values
 from ..engine.population.members import Population, PopulationMember
 from ..guards import require_count
 from ..hparams import HParams
-from ..objective import COST_OBJECTIVES, Objectives
-from ..space import Choice, Space
+from ..objective import COST_OBJECTIVES
+from ..space import Choice
 from .executors.base import LocalChannel
 from .protocol import TrialJob, TrialResult
+from .spec import LaunchPlan, SweepSpec
 from .trials import run_trial
 
 DEFAULTS = {"population": 16, "interval": 4, "quantile": 0.25, "resample": 0.25}
@@ -46,12 +47,11 @@ def refuse_population_settings(strategy: Any, settings: dict[str, Any]) -> None:
                          f"strategy={strategy!r}")
 
 
-def plan_population(data: Data, space: Space, base: HParams, objectives: Objectives, *, pruner: Any,
-                    executor: Any, group_size: Any, n_trials: Any, seed: int | None,
-                    settings: dict[str, Any]) -> tuple[PBT, int, Any]:
+def plan_population(data: Data, spec: SweepSpec, plan: LaunchPlan, settings: dict[str, Any]) -> tuple[PBT, int, Any]:
     """The population's ``PBT``, size and executor ("batched": one group; ``executor="thread"``: runs
     that take turns), or a ``ValueError`` in words for what it cannot do."""
-    pbt, size = plan_common(space, objectives, pruner, n_trials, seed, settings, base.epochs, LIVE_FIELDS)
+    space, base, executor, group_size = spec.space, spec.base, plan.executor, plan.group_size
+    pbt, size = plan_common(spec, plan, settings, base.epochs, LIVE_FIELDS)
     if executor not in (None, "batched", "thread"):
         raise ValueError(f"strategy='pbt' trains the population in the kernel: as one batched group (executor="
                          f"'batched', the default) or as runs that take turns (executor='thread'), not "
@@ -60,7 +60,7 @@ def plan_population(data: Data, space: Space, base: HParams, objectives: Objecti
     if group_size is not None and (group_size != size or not batched):
         why = f"the population of {size} trains as one group" if batched else "its members are runs of their own"
         raise ValueError(f"group_size={group_size!r} is not allowed with strategy='pbt': {why}")
-    members = [base.replace(**values) for values in first_values(space, size, seed)]
+    members = [base.replace(**values) for values in first_values(space, size, spec.seed)]
     if batched:
         ok, why = can_batch(members, data)
         if not ok:
@@ -83,25 +83,26 @@ def check_dropout_explorable(dim: Any, member: HParams, data: Data) -> None:
     check_live_changes(member, {"dropout": member.dropout}, build_model(member, data))
 
 
-def plan_fit_population(space: Space, base: dict[str, Any], objectives: Objectives, *, pruner: Any, executor: Any,
-                        n_trials: Any, seed: int | None, settings: dict[str, Any]) -> tuple[PBT, int, Any]:
+def plan_fit_population(spec: SweepSpec, plan: LaunchPlan, settings: dict[str, Any]) -> tuple[PBT, int, Any]:
     """A population of a training function's runs (it must ``report.watch(model, optimizer)``), which
     take turns in the kernel: its ``PBT``, size and executor, or a ``ValueError`` in words."""
+    executor = plan.executor
     if executor not in (None, "thread"):
         raise ValueError(f"strategy='pbt' with a training function trains its members as runs in the kernel that "
                          f"take each other's weights in memory: leave executor out (or executor='thread'), not "
                          f"executor={executor!r}")
-    epochs = base.get("epochs")
-    if not isinstance(epochs, int) or isinstance(epochs, bool) or "epochs" in space.names:
+    epochs = spec.base.get("epochs")
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or "epochs" in spec.space.names:
         raise ValueError("strategy='pbt' judges the members every interval epochs and not after the last: give "
                          "base={'epochs': N, ...} (your function reads p.epochs), not epochs in the space")
-    pbt, size = plan_common(space, objectives, pruner, n_trials, seed, settings, epochs, None)
+    pbt, size = plan_common(spec, plan, settings, epochs, None)
     return pbt, size, PopulationExecutor(pbt, size)
 
 
-def plan_common(space: Space, objectives: Objectives, pruner: Any, n_trials: Any, seed: int | None,
-                settings: dict[str, Any], epochs: int, fields: tuple[str, ...] | None) -> tuple[PBT, int]:
+def plan_common(spec: SweepSpec, plan: LaunchPlan, settings: dict[str, Any], epochs: int,
+                fields: tuple[str, ...] | None) -> tuple[PBT, int]:
     """What every population is checked for, and its ``PBT`` (``fields``: the names that may move)."""
+    pruner, n_trials, objectives = plan.pruner, plan.n_trials, spec.objectives
     chosen = {name: DEFAULTS[name] if value is None else value for name, value in settings.items()}
     size = require_count("population", chosen["population"], low=2, hint="members trained together, e.g. 16")
     if pruner not in (None, "none"):
@@ -116,8 +117,8 @@ def plan_common(space: Space, objectives: Objectives, pruner: Any, n_trials: Any
     if n_trials not in (None, size):
         raise ValueError(f"n_trials={n_trials!r} is not allowed with strategy='pbt': the members are the trials "
                          f"(population={size})")
-    pbt = PBT(space, metric.metric, metric.direction, chosen["interval"], chosen["quantile"], chosen["resample"],
-              seed=seed, fields=fields)
+    pbt = PBT(spec.space, metric.metric, metric.direction, chosen["interval"], chosen["quantile"],
+              chosen["resample"], seed=spec.seed, fields=fields)
     if pbt.interval >= epochs:
         raise ValueError(f"interval={pbt.interval} is not allowed with epochs={epochs}: must be less than epochs, "
                          f"or no member ever takes another's weights")
@@ -165,7 +166,7 @@ class PopulationExecutor:
         members = [self.population.member() for _ in jobs]  # every member joins before the first trains
         futures = []
         for job, member in zip(jobs, members):
-            self.channel.reporters[job.number] = job.reporter
+            self.channel.handles[job.number] = job.handle
             if member is not None:
                 self.channel.members[job.number] = member
             futures.append(train_in_own_thread(self._train, job, member, name=f"tunewidgets-member-{job.number}"))

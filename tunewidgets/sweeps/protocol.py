@@ -2,12 +2,12 @@
 
 - The kernel gives an executor ``TrialJob``s: a trial number, its parameters and a ``TrialHandle``.
 - Wherever the trial runs, its objective sends each epoch's row through a ``Channel``; the executor
-  routes it to the job's reporter, which feeds Optuna's pruner and answers with a stop decision.
+  routes it to the job's ``TrialHandle``, which feeds Optuna's pruner and answers with a stop decision.
 - The objective returns a ``TrialResult`` (plain data, so it crosses process boundaries).
 
 An executor needs only ``slots``, ``open(objective)``, ``submit(jobs)`` and ``close()``; a batched
-executor that trains several jobs at once reports per member with ``job.reporter.epoch(row)`` and
-honours ``job.reporter.stop_status``.
+executor that trains several jobs at once reports per member with ``job.handle.epoch(row)`` and
+honours ``job.handle.stop_status``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
+from ..statuses import Status
 
 
 @dataclass
@@ -35,7 +36,7 @@ class TrialResult:
         """A trial that ended with ``error`` (an exception or the reason in words); ``started`` is its
         ``time.perf_counter()`` at the start, so the table still shows how long it ran."""
         text = error if isinstance(error, str) else error_text(error)
-        return cls("failed", error=text, seconds=0.0 if started is None else time.perf_counter() - started)
+        return cls(Status.FAILED, error=text, seconds=0.0 if started is None else time.perf_counter() - started)
 
 
 class Trial:
@@ -82,8 +83,7 @@ def error_text(exc: BaseException) -> str:
 
 class TrialHandle:
     """The kernel's handle on one trial (the worker side is its ``Channel``): receives its epoch
-    rows, decides whether it should stop, carries the sweep's stop and pause to it. (Named
-    ``Reporter`` before; that name stays as an alias.)
+    rows, decides whether it should stop, carries the sweep's stop and pause to it.
 
     ``on_epoch(number, row)`` is the sweep's handler (record the row, feed the pruner); it returns
     ``"pruned"`` to stop the trial. ``request_stop`` may come from any thread (``sweep.stop()``);
@@ -143,16 +143,13 @@ class TrialHandle:
             fn(now)
 
 
-Reporter = TrialHandle  # the earlier name, kept for code that imports it
-
-
 @dataclass
 class TrialJob:
     """One trial handed to an executor."""
 
     number: int
     params: dict[str, Any]  # the objective's input: full HParams as a dict, or estimator params
-    reporter: TrialHandle
+    handle: TrialHandle  # the kernel's side of this trial
     judged_each_epoch: bool = False  # a pruner judges every row: remote workers send each one at once
 
 

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 
 from ..objective import Objective, Objectives
+from ..statuses import Status
 
 RESULT_ATTR = "tw_result"
 SWEEP_ATTR = "tw_sweep"
 RETRY_ATTR = "tw_retry_of"  # on a trial that runs an interrupted trial's hyperparameters again
-_GROUP = {"complete": 0, "pruned": 1, "stopped": 1, "running": 2, "failed": 3, "interrupted": 3}
+_GROUP = {Status.COMPLETE: 0, Status.PRUNED: 1, Status.STOPPED: 1, Status.RUNNING: 2, Status.FAILED: 3, Status.INTERRUPTED: 3}
 INTERRUPTED_CAUSE = "the process running this trial ended before it finished (no heartbeat)"
 INTERRUPTED = f"{INTERRUPTED_CAUSE}; resume() runs it again"
 
@@ -32,7 +33,7 @@ class TrialRecord:
 
     number: int
     params: dict[str, Any]
-    status: str = "running"
+    status: str = Status.RUNNING
     value: float = math.nan
     rows: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
@@ -64,12 +65,12 @@ def record_from_trial(trial: Any, metric: str) -> TrialRecord:
                            [_float(v) for v in attr.get("values") or []])
     # Not finished by a sweep: running elsewhere, or its process died (then failed as stale, with no
     # result written: "interrupted"), or made by other Optuna code.
-    state = trial.state.name.lower()
-    status = {"complete": "complete", "pruned": "pruned", "fail": "interrupted"}.get(state, "running")
+    state = trial.state.name.lower()  # Optuna's state names
+    status = {"complete": Status.COMPLETE, "pruned": Status.PRUNED, "fail": Status.INTERRUPTED}.get(state, Status.RUNNING)
     rows = [{"epoch": int(step), metric: v} for step, v in sorted(trial.intermediate_values.items())]
     value = trial.value if trial.value is not None else math.nan
     return TrialRecord(trial.number, dict(trial.params), status, value, rows,
-                       INTERRUPTED if status == "interrupted" else None, 0.0, started,
+                       INTERRUPTED if status == Status.INTERRUPTED else None, 0.0, started,
                        reported=set(trial.intermediate_values))
 
 
@@ -114,7 +115,7 @@ def pareto_fronts(points: list[list[float]], objectives: list[Objective]) -> lis
 
 def best_record(records: Iterable[TrialRecord], objective: Objective) -> TrialRecord | None:
     """The best complete trial (the lowest number among equals), or None."""
-    complete = [r for r in records if r.status == "complete" and math.isfinite(r.value)]
+    complete = [r for r in records if r.status == Status.COMPLETE and math.isfinite(r.value)]
     return min(complete, key=lambda r: (objective.sort_key(r.value), r.number)) if complete else None
 
 
@@ -151,7 +152,7 @@ def results_table(records: list[TrialRecord], param_names: list[str], objectives
     columns_of = param_columns(param_names, metric)
     rows = []
     for r in records:
-        running = r.status == "running"
+        running = r.status == Status.RUNNING
         seconds = r.seconds if not running else now - r.started
         # A finished trial keeps the values the driver gave it (a single objective's is ``r.value``);
         # a running one is valued so far.
@@ -171,7 +172,7 @@ def results_table(records: list[TrialRecord], param_names: list[str], objectives
     table = pd.DataFrame(rows)
     ranks = rank_order(list(table["status"]), list(table[metric]), objective)
     if objectives.several:
-        points = [[row[o.metric] for o in objectives] if row["status"] == "complete" else [math.nan] for row in rows]
+        points = [[row[o.metric] for o in objectives] if row["status"] == Status.COMPLETE else [math.nan] for row in rows]
         fronts = pareto_fronts(points, objectives)
         table.insert(3, "pareto", [f == 1 for f in fronts])
         first.insert(3, "pareto")
@@ -194,10 +195,3 @@ def curves_table(records: list[TrialRecord]) -> pd.DataFrame:
     out = pd.concat(frames, ignore_index=True)
     first = ["trial", "status", "epoch"]
     return out[first + [c for c in out.columns if c not in first]]
-
-
-def history_frame(record: TrialRecord) -> pd.DataFrame:
-    """One trial's history, shaped like ``Run.history``."""
-    if not record.rows:
-        return pd.DataFrame(columns=["epoch", "train_loss", "val_loss"])
-    return pd.DataFrame(record.rows).set_index("epoch", drop=False)

@@ -18,6 +18,7 @@ from .protocol import Trial
 from .results import TrialRecord
 from .spec import SweepSpec
 from .trials import TorchTrial
+from ..statuses import Status
 
 DEFAULT_TRIALS = 20
 UNCHECKED_FIELDS = ("model", "device")  # may differ on resume: a factory is given again, a device may move
@@ -86,14 +87,14 @@ def missing_for_resume(spec: SweepSpec) -> str:
 
 def interrupted_to_rerun(records: list[TrialRecord], rerun_of: set[int]) -> list[TrialRecord]:
     """Interrupted trials (their process died) that no trial has run again yet, oldest first."""
-    return sorted((r for r in records if r.status == "interrupted" and r.number not in rerun_of),
+    return sorted((r for r in records if r.status == Status.INTERRUPTED and r.number not in rerun_of),
                   key=lambda r: r.number)
 
 
 def trials_to_run(n_trials: int | None, spec: SweepSpec, records: list[TrialRecord], reruns: int) -> int:
     """How many trials a resume runs: ``n_trials`` if given (a grid: at most the points left), else
     the rest of the plan (at least the ``reruns``), else ``DEFAULT_TRIALS`` more."""
-    counted = sum(1 for r in records if r.status != "interrupted")
+    counted = sum(1 for r in records if r.status != Status.INTERRUPTED)
     if spec.strategy == "grid":
         left = spec.space.grid_size - counted
         if left <= 0:

@@ -16,8 +16,9 @@ from ..objective import Objective, Objectives
 from ..space import Dimension, Space
 from .launch import launch
 from .protocol import Channel, Trial, TrialResult
-from .spec import ESTIMATOR, SweepSpec
+from .spec import ESTIMATOR, LaunchPlan, SweepSpec
 from .study import Sweep
+from ..statuses import Status
 
 METRIC = "mean_test_score"
 
@@ -57,7 +58,7 @@ class CVTrial(Trial):
             row = {"epoch": fold, "test_score": scores[-1], METRIC: float(np.mean(scores)), "fit_time": fit_time}
             rows.append(row)
             channel.send(number, row)
-        return TrialResult("completed", float(np.mean(scores)), rows, seconds=time.perf_counter() - started,
+        return TrialResult(Status.COMPLETED, float(np.mean(scores)), rows, seconds=time.perf_counter() - started,
                            extra={"std_test_score": float(np.std(scores))})
 
 
@@ -98,5 +99,5 @@ def sweep_estimator(estimator: Any, param_grid_or_space: Any, X: Any, y: Any, cv
     space = _as_space(estimator, param_grid_or_space)
     spec = SweepSpec(space, Objectives.of(Objective(METRIC, "maximize")), ESTIMATOR, seed=seed,
                      about={"estimator": repr(estimator), "cv": repr(cv), "scoring": repr(scoring)})
-    return launch(CVTrial(estimator, X, y, cv, scoring), spec, strategy=strategy, pruner=pruner, n_trials=n_trials,
-                  executor=executor, storage=storage, name=name, background=background)
+    plan = LaunchPlan(strategy, n_trials, pruner, executor, storage=storage, name=name, background=background)
+    return launch(CVTrial(estimator, X, y, cv, scoring), spec, plan)

@@ -1,4 +1,5 @@
-"""SweepSpec: what a sweep searches and what it trains, the one description its study stores.
+"""SweepSpec: what a sweep searches and what it trains, the one description its study stores; and
+LaunchPlan: how the caller asked it to run, which the study keeps only in part (strategy, pruner, trials).
 
 A sweep is rebuilt from storage by this alone (``Sweep.loaded``), so everything resume needs lives
 here: the space, the objectives, the plan (strategy, pruner, seed, trials) and, for a torch sweep,
@@ -111,3 +112,20 @@ class SweepSpec:
                    n_trials=int(attr.get("n_trials") or 0), base=base, stored_base=stored_base,
                    data=attr.get("data"), task=attr.get("task"), metrics=list(attr.get("metrics") or []),
                    about={k: v for k, v in attr.items() if k not in known})
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """How a sweep was asked to run, as given: built once by ``tw.sweep`` or ``tw.sweep_estimator`` and
+    checked by ``launch`` (a population's plan first by ``plan_population``)."""
+
+    strategy: Any = "random"
+    n_trials: int | None = None
+    pruner: Any = None
+    executor: Any = None
+    group_size: int | str | None = None
+    storage: Any = None
+    name: str | None = None
+    background: bool = False
+    start: bool = True
+    quiet: bool = False

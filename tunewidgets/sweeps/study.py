@@ -17,6 +17,7 @@ import pandas as pd
 from optuna.trial import TrialState
 
 from ..engine.builtin.data import Data
+from ..engine.control.history import epoch_table
 from ..engine.control.threads import free_idle_thread_team
 from ..guards import require_count
 from ..hparams import HParams
@@ -27,14 +28,13 @@ from .driver import SweepDriver, TrialBook
 from .executors import make_executor
 from .population import schedule_of
 from .protocol import Executor, Trial, start_note
-from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, history_frame, note_rerun,
+from .results import (RETRY_ATTR, SWEEP_ATTR, TrialRecord, best_record, curves_table, note_rerun,
                       record_from_trial, results_table)
 from .resume import interrupted_to_rerun, missing_for_resume, resume_base, trial_to_resume, trials_to_run
 from .storage import Heartbeat, fail_stale_trials, heartbeat_enabled
 from .strategies import PRUNERS, STRATEGIES, distributions, make_pruner, make_sampler
 from .spec import SweepSpec
-
-DONE_STATUSES = ("completed", "stopped", "failed", "loaded")
+from ..statuses import SWEEP_DONE_STATUSES, Status
 
 
 def check_n_trials(n_trials: Any) -> None:
@@ -69,7 +69,7 @@ class Sweep(HasObjective):
         self.quiet = quiet
         self.book = TrialBook()
         self.events = self.book.events
-        self.status = "pending"  # pending, running, paused, completed, stopped, failed, loaded
+        self.status = Status.PENDING  # pending, running, paused, completed, stopped, failed, loaded
         self._status_lock = threading.Lock()  # pause/resume against the driver's end
         self.error: BaseException | None = None
         self.note: str | None = None  # what the sweep is busy with before its first trial, e.g. starting workers
@@ -93,7 +93,7 @@ class Sweep(HasObjective):
         study.pruner = make_pruner(spec.pruner if spec.pruner in PRUNERS else None, spec.max_epochs)
         sw = cls(study, spec, executor=executor, storage=storage)
         sw.refresh()
-        sw.status = "loaded"
+        sw.status = Status.LOADED
         return sw
 
     # ---- what it searches ------------------------------------------------------------------------
@@ -130,7 +130,7 @@ class Sweep(HasObjective):
 
     def start(self, background: bool = False) -> "Sweep":
         """Run the planned trials (``tw.sweep(..., start=False)`` builds a sweep that waits for this)."""
-        if self._plan is None or self.status != "pending":
+        if self._plan is None or self.status != Status.PENDING:
             raise RuntimeError(f"the sweep is {self.status}: start() runs a sweep built with start=False once; "
                                f"resume() adds trials")
         n_trials, self._plan = self._plan, None
@@ -140,9 +140,9 @@ class Sweep(HasObjective):
         """Hold the sweep: running trials pause where they are (in the kernel at the next batch, in
         workers at their epoch's end) and no new trial starts; ``resume()`` carries on, ``stop()`` ends it."""
         with self._status_lock:
-            if self.status == "running" and self._driver is not None:
+            if self.status == Status.RUNNING and self._driver is not None:
                 self._driver.pause(True)
-                self.status = "paused"
+                self.status = Status.PAUSED
 
     def resume(self, n_trials: int | None = None, data: Data | None = None, executor: Any = None,
                background: bool = False, metrics: dict | None = None, base: Any = None,
@@ -153,11 +153,11 @@ class Sweep(HasObjective):
         (``metrics`` when it optimizes a custom one, ``base`` when its model was a factory, which cannot
         be stored); a sweep of a training function needs ``fit`` again. Returns ``self``."""
         with self._status_lock:
-            if self.status == "paused":
-                self.status = "running"
+            if self.status == Status.PAUSED:
+                self.status = Status.RUNNING
                 self._driver.pause(False)
                 return self
-        if self.status in ("pending", "running"):
+        if self.status in (Status.PENDING, Status.RUNNING):
             raise RuntimeError(f"the sweep is {self.status}: start() it, or wait() / stop() it first")
         if self.spec.strategy == "pbt":
             raise ValueError("a population-based sweep cannot run more trials: its members trained together and "
@@ -177,7 +177,7 @@ class Sweep(HasObjective):
         check_n_trials(n_trials)
         for record in reruns[:n_trials]:
             self.study.enqueue_trial(record.params, user_attrs={RETRY_ATTR: record.number})
-        self.spec.n_trials = sum(1 for r in records if r.status != "interrupted") + n_trials
+        self.spec.n_trials = sum(1 for r in records if r.status != Status.INTERRUPTED) + n_trials
         self.study.set_user_attr(SWEEP_ATTR, self.spec.to_attr())
         return self._run(self.executor, n_trials, background)
 
@@ -202,7 +202,7 @@ class Sweep(HasObjective):
         self._driver = driver = SweepDriver(self.study, self.spec.objectives, distributions(self.space), self.book,
                                             self._job_params, heartbeat)
         self.error = None
-        self.status = "running"
+        self.status = Status.RUNNING
         self._planned += n_trials
         self._started_at, self._ended_at = time.time(), None
         if self.quiet:
@@ -236,7 +236,7 @@ class Sweep(HasObjective):
             driver.run(executor, n_trials)
         except BaseException:
             with self._status_lock:
-                self.status = "stopped" if isinstance(sys.exc_info()[1], KeyboardInterrupt) else "failed"
+                self.status = Status.STOPPED if isinstance(sys.exc_info()[1], KeyboardInterrupt) else Status.FAILED
             raise
         finally:
             self._planned -= n_trials - driver.launched
@@ -245,8 +245,8 @@ class Sweep(HasObjective):
                     executor.close()
             finally:
                 with self._status_lock:
-                    if self.status in ("running", "paused"):
-                        self.status = "stopped" if driver.stopping else "completed"
+                    if self.status in (Status.RUNNING, Status.PAUSED):
+                        self.status = Status.STOPPED if driver.stopping else Status.COMPLETED
                 self._ended_at = time.time()
                 if driver.heartbeat is not None:
                     driver.heartbeat.stop()
@@ -273,7 +273,7 @@ class Sweep(HasObjective):
 
     @property
     def done(self) -> bool:
-        return self.status in DONE_STATUSES
+        return self.status in SWEEP_DONE_STATUSES
 
     # ---- results -----------------------------------------------------------------------------
     @property
@@ -296,7 +296,7 @@ class Sweep(HasObjective):
     @property
     def runs(self) -> dict[int, pd.DataFrame]:
         """Each trial's history (like ``Run.history``), by trial number."""
-        return {r.number: history_frame(r) for r in self.records()}
+        return {r.number: epoch_table(r.rows) for r in self.records()}
 
     def importances(self) -> dict[str, float]:
         """How much each hyperparameter mattered to the (first) objective, highest first: Optuna's fANOVA
@@ -360,10 +360,10 @@ class Sweep(HasObjective):
         process died), running; a note such as "starting 2 workers" before the first trial; elapsed
         (seconds since the last start or resume, frozen when the sweep ends)."""
         statuses = self.book.statuses()
-        counts = {s: statuses.count(s) for s in ("complete", "pruned", "stopped", "failed", "interrupted", "running")}
+        counts = {s: statuses.count(s) for s in (Status.COMPLETE, Status.PRUNED, Status.STOPPED, Status.FAILED, Status.INTERRUPTED, Status.RUNNING)}
         planned = self._planned + (self._plan or 0)
         elapsed = (self._ended_at or time.time()) - self._started_at if self._started_at else 0.0
-        return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts["running"],
+        return {"n_trials": max(planned, len(statuses)), "done": len(statuses) - counts[Status.RUNNING],
                 **counts, "elapsed": elapsed, "note": self.note}
 
     def __repr__(self) -> str:

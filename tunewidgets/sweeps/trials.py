@@ -17,9 +17,11 @@ from ..engine.batched.sizing import fitting_group_size
 from ..engine.control.callbacks import Callback
 from ..engine.builtin.data import Data
 from ..engine.population.decide import PBT
+from ..engine.population.exploit import exploit_count
 from ..engine.run import Run
 from ..hparams import HParams
 from .protocol import Channel, Trial, TrialResult, error_text
+from ..statuses import Status
 
 PAUSE_POLL_SECONDS = 0.1
 
@@ -31,6 +33,7 @@ class ReportEpochs(Callback):
         self.number, self.channel = number, channel
 
     def on_train_start(self, run) -> None:
+        run.trial_number = self.number  # a population member's lineage names its parents by it (exploit.py)
         # A remote trial can start while its sweep is paused (a Dask worker steals a queued task from a
         # busy one): it waits before its first epoch, as a running trial waits at an epoch's end.
         self._wait_while_paused()
@@ -104,16 +107,17 @@ class TorchTrial(Trial):
 
 
 
-TRIAL_NAME = "trial {}"  # a trial's run is named so; a population member's lineage reads the number back
+TRIAL_NAME = "trial {}"  # a trial's run is named so
 
 
-def lineage_columns(lineage: list[dict[str, Any]]) -> dict[str, Any]:
+def lineage_columns(run: Run) -> dict[str, Any]:
     """A population member's table columns: how many times it took another member's weights, from which
-    trials (``parents``), and the whole ``lineage`` (epoch, parent trial, values) for its schedule."""
-    numbers = [int(jump["parent"].removeprefix(TRIAL_NAME.format(""))) for jump in lineage]
-    return {"exploits": len(lineage), "parents": ", ".join(map(str, numbers)),
-            "lineage": [{"epoch": jump["epoch"], "parent": number, "values": dict(jump["values"])}
-                        for jump, number in zip(lineage, numbers)]}
+    trials (``parents``), and the whole ``lineage`` (epoch, parent trial, values) for its schedule. Each
+    jump holds its parent's trial number, taken from the parent run when the jump was made."""
+    lineage = [{"epoch": jump["epoch"], "parent": jump["parent_trial"], "values": dict(jump["values"])}
+               for jump in run.lineage]
+    return {"exploits": exploit_count(run), "parents": ", ".join(str(jump["parent"]) for jump in lineage),
+            "lineage": lineage}
 
 
 def _valid_hparams(params: dict[str, Any]) -> bool:
@@ -142,15 +146,15 @@ def trial_result(run: Run, started: float) -> TrialResult:
     ``started`` is the ``time.perf_counter()`` reading the trial's seconds count from."""
     rows = run.history_rows()
     error = None
-    if run.status == "failed":
-        error = error_text(run.error) if run.error is not None else "failed"
-    elif run.status == "diverged":
+    if run.status == Status.FAILED:
+        error = error_text(run.error) if run.error is not None else Status.FAILED
+    elif run.status == Status.DIVERGED:
         last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)
         error = f"diverged: the loss became NaN or infinite in epoch {epoch}"
     seconds, costs = time.perf_counter() - started, cost_columns(rows, run.peak_memory_bytes, run.n_parameters)
     if run.in_population:
-        costs.update(lineage_columns(run.lineage))
+        costs.update(lineage_columns(run))
     return TrialResult(run.status, rows=rows, error=error, seconds=seconds, extra=costs)
 
 

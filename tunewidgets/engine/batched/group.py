@@ -42,10 +42,12 @@ from ..builtin.device import resolve_device
 from ..run import Run
 from ..control.threads import train_in_background
 from ..control.knobs import check_live_changes
-from ..population.decide import PBT
+from ..population.decide import PBT, Jump
+from ..population.exploit import exploit
 from .check import can_batch
 from .optim import BatchedOptimizer, Schedules, base_momentum
 from .stacked import MLPForward, StackedParams, VmapForward
+from ...statuses import Status
 
 
 def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = None,
@@ -76,7 +78,7 @@ def train_batched(data: Data, hparams_list: Iterable[HParams | dict] | None = No
     else:
         runs = list(runs)
         for run in runs:
-            if run.data is not data or run.status != "pending":
+            if run.data is not data or run.status != Status.PENDING:
                 raise ValueError(f"{run.name} must be a pending Run on the same data")
     ok, why = can_batch([r.hparams for r in runs], data)
     if not ok:
@@ -122,7 +124,7 @@ class GroupLoop:
             self._fit()
         except Exception as e:  # noqa: BLE001 - a failure of the group fails its remaining members
             for m in self.members:
-                self._finalize(m, "failed", error=e)
+                self._finalize(m, Status.FAILED, error=e)
 
     # ---- set-up ------------------------------------------------------------------------------
     def _start_members(self) -> list[Member]:
@@ -138,7 +140,7 @@ class GroupLoop:
                 make_schedule(run.hparams, make_optimizer(run.hparams, probe), self.steps_per_epoch)
                 self.members.append(Member(run))
             except Exception as e:  # noqa: BLE001
-                run.end("failed", e)
+                run.end(Status.FAILED, e)
         return self.members
 
     def _setup(self) -> None:
@@ -183,7 +185,7 @@ class GroupLoop:
             if self.population is not None and self.population.due(epoch, self.epochs):
                 self._exploit_and_explore(epoch)
         for m in list(self.members):
-            self._finalize(m, "completed")
+            self._finalize(m, Status.COMPLETED)
         self.members = []
 
     def _train_epoch(self, epoch: int, x: torch.Tensor, y: torch.Tensor):
@@ -255,10 +257,8 @@ class GroupLoop:
         """The worst members take the best ones' weights, optimizer state and place in the schedule,
         in place in the stacked rows, then train on with moved values (``PBT.decide``)."""
         pop, members = self.population, self.members
-        scores = pop.scores_of([m.run.last_row for m in members])
-        values = [{name: getattr(m.hp, name) for name in pop.names} for m in members]
-        jumps = pop.decide(scores, values)
-        for jump in jumps:
+
+        def take_state(jump: Jump) -> None:
             m, donor = members[jump.member], members[jump.donor]
             hp = m.hp.replace(**jump.values)
             self.params.copy_member(jump.member, jump.donor)
@@ -271,9 +271,9 @@ class GroupLoop:
                 self.forward.set_rate(jump.member, hp.dropout)
             m.early_stopping = copy.deepcopy(donor.early_stopping)
             m.hp = m.run.hparams = hp
-            m.run.lineage.append({"epoch": epoch, "parent": donor.run.name, "parent_id": donor.run.id,
-                                  "values": dict(jump.values)})
             m.run.knob_moved(dict(jump.values), float(epoch), self.optimizer.steps)
+
+        jumps = exploit(pop, [m.run for m in members], take_state)
         if jumps and "l1" in pop.names:
             self._set_penalties([m.hp for m in members])
 
@@ -286,26 +286,25 @@ class GroupLoop:
         lrs = self.schedules.lr.tolist()
         for i, m in enumerate(self.members):
             if seen and not math.isfinite(means[i]):
-                ended.append(self._finalize(m, "diverged", i))
+                ended.append(self._finalize(m, Status.DIVERGED, i))
                 continue
             if m.control.stop_requested:  # stopped during the epoch: no row, as in the sequential loop
                 ended.append(self._finalize(m, m.control.stop_status, i))
                 continue
             row = epoch_row(epoch, means[i], scores[i], lrs[i], seconds, seen)
             if self.population is not None:  # the values each epoch trained with ("lr" is the scheduled rate)
-                row.update({name: getattr(m.hp, name) for name in self.population.names if name != "lr"},
-                           exploits=len(m.run.lineage))
+                row.update({name: getattr(m.hp, name) for name in self.population.names if name != "lr"})
             try:
                 m.run.record_epoch(row)
             except Exception as e:  # noqa: BLE001 - a raising callback fails this member only
-                ended.append(self._finalize(m, "failed", i, error=e))
+                ended.append(self._finalize(m, Status.FAILED, i, error=e))
                 continue
             if not math.isfinite(row["val_loss"]):
-                ended.append(self._finalize(m, "diverged", i))
+                ended.append(self._finalize(m, Status.DIVERGED, i))
             elif m.control.stop_requested:  # e.g. a pruner called run.stop() in on_epoch_end
                 ended.append(self._finalize(m, m.control.stop_status, i))
             elif m.early_stopping.should_stop(row["val_loss"], lambda i=i: self.params.member(i)):
-                ended.append(self._finalize(m, "early_stopped", i))
+                ended.append(self._finalize(m, Status.EARLY_STOPPED, i))
         return ended
 
     @torch.no_grad()

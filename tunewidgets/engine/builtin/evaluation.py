@@ -9,7 +9,9 @@ import pandas as pd
 import torch
 
 from .data import Data
+from .recipe import split_batches
 from ..run import Run
+from ...statuses import Status
 
 
 @dataclass
@@ -30,14 +32,9 @@ def predict(model: torch.nn.Module, data: Data, split: str = "val") -> tuple[np.
     device = next(model.parameters()).device
     model.eval()
     outputs, targets = [], []
-    if data.in_memory:
-        x, y = (data.x_train, data.y_train) if split == "train" else (data.x_val, data.y_val)
-        batches = ((x[i:i + 4096], y[i:i + 4096]) for i in range(0, len(x), 4096))
-    else:
-        batches = data.loader(split, 4096, shuffle=False)
-    for xb, yb in batches:
-        outputs.append(model(xb.to(device)).float().cpu())
-        targets.append(yb)
+    for xb, yb in split_batches(data, device, split, cached=False):
+        outputs.append(model(xb).float().cpu())
+        targets.append(yb.cpu())
     return torch.cat(outputs).numpy(), torch.cat(targets).numpy()
 
 
@@ -55,7 +52,7 @@ def evaluate(run_or_model: Run | torch.nn.Module, data: Data, split: str = "val"
     model = run_or_model.model if isinstance(run_or_model, Run) else run_or_model
     if model is None:
         raise ValueError("the run has no model yet: start it first")
-    if isinstance(run_or_model, Run) and run_or_model.status == "diverged":
+    if isinstance(run_or_model, Run) and run_or_model.status == Status.DIVERGED:
         raise ValueError(f"{run_or_model.name} diverged (its loss became NaN or infinite after "
                          f"{run_or_model.epochs_done} finished epoch(s)): its weights give no usable predictions; "
                          f"evaluate a run that trained to the end, e.g. with a lower lr")

@@ -19,8 +19,9 @@ import torch
 from ..control.callbacks import overrides
 from .recipe import (BATCH_EVENT_SECONDS, Diverged, EarlyStopping, cpu_copy, epoch_row, l1_penalty, l1_weights,
                    loss_function, make_generator, make_optimizer, make_schedule, state_snapshot, steps_per_epoch,
-                   train_batches, validation_batches, validation_scores)
+                   train_batches, split_batches, validation_scores)
 from ..control.knobs import apply_changes
+from ...statuses import Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..control.run_like import RunLike
@@ -68,7 +69,7 @@ class TrainingLoop:
             try:
                 train_loss, samples, paused = self._train_epoch(epoch)
             except Diverged:
-                return "diverged"
+                return Status.DIVERGED
             if self.control.stop_requested:
                 return self.control.stop_status
             if self.scheduler is not None and not self.schedule_per_batch:
@@ -82,12 +83,12 @@ class TrainingLoop:
             self.early_stopping.should_stop(scores["val_loss"], state_snapshot(self.model))
             self.run.record_epoch(row)
             if not math.isfinite(scores["val_loss"]):
-                return "diverged"
+                return Status.DIVERGED
             if self.control.stop_requested:  # e.g. a pruner called run.stop() in on_epoch_end
                 return self.control.stop_status
             if self.early_stopping.due:
-                return "early_stopped"
-        return "completed"
+                return Status.EARLY_STOPPED
+        return Status.COMPLETED
 
     def _train_epoch(self, epoch: int) -> tuple[float, int, float]:
         """One pass; returns (mean train loss, samples seen, seconds spent paused)."""
@@ -160,7 +161,7 @@ class TrainingLoop:
         self.model.eval()
         outputs, targets = [], []
         with self.autocast():
-            for x, y in validation_batches(self.data, self.device):
+            for x, y in split_batches(self.data, self.device):
                 outputs.append(self.model(x).float())
                 targets.append(y)
         return validation_scores(torch.cat(outputs), torch.cat(targets), self.data, self.run.extra_metrics)

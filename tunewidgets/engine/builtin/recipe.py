@@ -103,11 +103,19 @@ def train_batches(data: Data, batch_size: int, device: torch.device, generator: 
     return ((x.to(device, non_blocking=True), y.to(device, non_blocking=True)) for x, y in loader)
 
 
-def validation_batches(data: Data, device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def split_batches(data: Data, device: torch.device, split: str = "val",
+                  cached: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """A split in order, ``EVAL_CHUNK`` samples at a time, on ``device``: what validation and
+    ``tw.predict`` read. ``cached`` reads the copy the data keeps on the device (a training run's, made
+    once); otherwise each chunk is moved on its own and nothing stays behind on the device."""
     if data.in_memory:
-        _, _, x, y = data.on(device)
-        return iterate_batches(x, y, EVAL_CHUNK, None)
-    return ((x.to(device), y.to(device)) for x, y in data.loader("val", EVAL_CHUNK, shuffle=False))
+        if cached:
+            x_train, y_train, x_val, y_val = data.on(device)
+        else:
+            x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+        x, y = (x_train, y_train) if split == "train" else (x_val, y_val)
+        return ((xb.to(device), yb.to(device)) for xb, yb in iterate_batches(x, y, EVAL_CHUNK, None))
+    return ((x.to(device), y.to(device)) for x, y in data.loader(split, EVAL_CHUNK, shuffle=False))
 
 
 # ---- losses and scores -----------------------------------------------------------------------------

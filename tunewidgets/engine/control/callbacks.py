@@ -1,4 +1,4 @@
-"""Callback hooks: user code (and reporters) called by the training loop at fixed points.
+"""Callback hooks: user code (and the sweep and population hooks) called by the training loop at fixed points.
 
 Hooks run in the training thread. Raising in a hook ends the run with status ``failed``; calling
 ``run.stop()`` from a hook ends it cleanly after the current batch.

@@ -1,6 +1,6 @@
 """Metric events a run emits, and the thread-safe channel that carries them.
 
-The training thread publishes; any number of listeners (a UI pump, a sweep reporter, a logger)
+The training thread publishes; any number of listeners (a UI pump, a sweep's trial handle, a logger)
 either get a callback in the training thread or drain a queue from their own thread at their own
 pace. Publishing never blocks on a slow reader.
 """

@@ -9,8 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from typing import Any, Callable
-
-STOP_STATUSES = ("stopped", "pruned")
+from ...statuses import STOP_STATUSES, Status
 
 
 class RunControl:
@@ -23,13 +22,13 @@ class RunControl:
         self._updates: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.stop_requested = False
-        self.stop_status = "stopped"
+        self.stop_status = Status.STOPPED
         self.pause_requested = False
         self._resumed = threading.Event()
         self._resumed.set()
         self._on_pause, self._on_resume = on_pause, on_resume
 
-    def stop(self, status: str = "stopped") -> None:
+    def stop(self, status: str = Status.STOPPED) -> None:
         """End after the current batch with ``status`` ('stopped', or 'pruned' when a pruner ends it)."""
         if status not in STOP_STATUSES:
             raise ValueError(f"status={status!r} is not allowed: must be one of {STOP_STATUSES}")

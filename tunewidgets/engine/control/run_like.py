@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from .run_control import RunControl
+from ...statuses import Status
 
 
 class RunLike(Protocol):
@@ -44,4 +45,4 @@ class RunLike(Protocol):
 
     def update(self, **changes: Any) -> None: ...
 
-    def stop(self, status: str = "stopped") -> None: ...
+    def stop(self, status: str = Status.STOPPED) -> None: ...

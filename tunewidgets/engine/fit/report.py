@@ -27,6 +27,7 @@ from ..control.callbacks import overrides
 from ..builtin.recipe import BATCH_EVENT_SECONDS, as_number
 from ..control.knobs import apply_dropout, apply_to_optimizer
 from .params import Params
+from ...statuses import Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..control.run_like import RunLike
@@ -144,8 +145,8 @@ class Report:
         self._batches_per_epoch = self._batches_this_epoch or self._batches_per_epoch
         self._batches_this_epoch, self._paused, self._epoch_started = 0, 0.0, time.perf_counter()
         if any(is_loss(name) and not math.isfinite(v) for name, v in values.items()):
-            self.ended = "diverged"
-            raise StopTraining("diverged")
+            self.ended = Status.DIVERGED
+            raise StopTraining(Status.DIVERGED)
         self._take_control()
 
     def take_values(self, values: dict[str, Any]) -> None:

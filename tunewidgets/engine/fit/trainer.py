@@ -19,6 +19,7 @@ from ..builtin.data import Data
 from .params import Params
 from .report import Report, StopTraining
 from ..control.trainer import Trainer
+from ...statuses import Status
 
 WATCHED_KNOBS = ("lr", "momentum", "weight_decay", "dropout")  # what report.watch applies
 
@@ -27,9 +28,27 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def is_training_function(target: Any) -> bool:
-    """True for a training function of yours (what ``tw.sweep`` and the panels take besides a ``tw.Data``);
-    not a class or a model, which are callable too."""
+    """True for a training function of yours (what ``tw.train``, ``tw.sweep`` and the panels take besides
+    a ``tw.Data``); not a class or a model, which are callable too. The one test every entry point asks."""
     return callable(target) and not isinstance(target, (type, nn.Module, Data, Trainer))
+
+
+def not_data_nor_function(target: Any, name: str = "data") -> ValueError:
+    """The error for a target that is neither a ``tw.Data`` nor a training function, in one wording for
+    every entry point; a torch model (or its class) is told where a network of its own goes."""
+    is_model = isinstance(target, nn.Module) or (isinstance(target, type) and issubclass(target, nn.Module))
+    hint = (": a torch model goes in the hyperparameters, model=lambda hp, data: YourNet(...), or is built "
+            "and trained inside fit(p, report)") if is_model else ""
+    what = target.__name__ if isinstance(target, type) else type(target).__name__
+    return ValueError(f"{name}={what} is not allowed: must be a tw.Data (tw.load_dataset, tw.Data.from_arrays "
+                      f"or tw.Data.from_datasets) or a training function fit(p, report){hint}")
+
+
+def refuse_metrics(metrics: Any) -> None:
+    """``metrics=`` is the built-in trainer's: a training function computes and reports its own."""
+    if metrics is not None:
+        raise ValueError("metrics= adds validation metrics to the built-in trainer: a training function "
+                         "reports its own, report.epoch(val_top2=...)")
 
 
 def check_fit(fit: Any) -> Callable:
@@ -87,7 +106,7 @@ class FitTrainer(Trainer):
             run.model = returned
         if report.ended is not None:  # the fit caught its StopTraining and returned
             return report.ended
-        return run.control.stop_status if run.control.stop_requested else "completed"  # it saw should_stop
+        return run.control.stop_status if run.control.stop_requested else Status.COMPLETED  # it saw should_stop
 
     def checked_changes(self, run: "RunLike", changes: dict[str, Any]) -> Params:
         """Names the run has, values of the same kind; the knobs a report applies to watched objects

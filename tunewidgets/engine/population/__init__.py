@@ -1,4 +1,5 @@
 """Population-based training in the engine. ``decide.py`` chooses which members copy which and where
-their values move; ``members.py`` applies it between runs that take turns (the batched group applies
-it in its stacked rows); ``schedule.py`` trains one model along the values a member lived.
+their values move; ``exploit.py`` asks it and records each jump in the member's lineage, for
+``members.py`` (runs that take turns) and the batched group (its stacked rows), which copy the
+weights; ``schedule.py`` trains one model along the values a member lived.
 """

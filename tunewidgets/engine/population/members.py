@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...objective import is_finite_number
 from ..control.callbacks import Callback
 from ..control.threads import free_idle_thread_team
-from .decide import PBT
+from .decide import PBT, Jump
+from .exploit import exploit
 from ..fit.report import is_loss
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,16 +121,14 @@ class Population:
 
     def _judge(self) -> None:
         """Every live member waits at the same epoch's end: the worst take the best ones' state."""
-        pbt = self.pbt
         runs = [run for run in (self._runs[p] for p in self._live) if not (run.control.stop_requested or run.done)]
-        scores = pbt.scores_of([run.last_row for run in runs])
-        values = [{name: getattr(run.hparams, name) for name in pbt.names} for run in runs]
-        for jump in pbt.decide(scores, values):
-            member, donor = runs[jump.member], runs[jump.donor]
-            member.trainer.take_state_of(member, donor, pbt.names)
+
+        def take_state(jump: Jump) -> None:
+            member = runs[jump.member]
+            member.trainer.take_state_of(member, runs[jump.donor], self.pbt.names)
             member.update(**jump.values)  # applied by its own loop before its next batch: a knob event
-            member.lineage.append({"epoch": member.last_row["epoch"], "parent": donor.name, "parent_id": donor.id,
-                                   "values": dict(jump.values)})
+
+        exploit(self.pbt, runs, take_state)
 
 
 class PopulationMember(Callback):

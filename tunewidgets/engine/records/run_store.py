@@ -14,6 +14,7 @@ import re
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,6 +25,7 @@ from ..builtin.data import Data
 from .export import strict_json
 from ..fit.trainer import FitTrainer
 from ..run import Run
+from ...statuses import FINAL_STATUSES, Status
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, name TEXT, hparams TEXT, status TEXT, parent TEXT,
@@ -203,18 +205,48 @@ def restore(target: Data | FitTrainer, stored: dict[str, Any], rows: list[str], 
         if values["model"] not in MODELS:
             values["model"] = factories.get(values["model"]) or missing_factory(values["model"])
         hparams = HParams.from_dict(values)
-    status, error = stored["status"], stored["error"]
-    if status == "running":  # its kernel ended while it trained
-        status, error = "stopped", "the kernel ended while this run trained; its finished epochs are kept"
-    for key in ("started", "ended"):
-        if stored[key] is not None and not isinstance(stored[key], (int, float)):
-            raise ValueError(f"its {key} time is {stored[key]!r}, not a number")
-    if not isinstance(stored["first_epoch"], int) or not isinstance(stored["name"], str):
-        raise ValueError("its name or first epoch is missing")
-    return Run.restored(target, hparams, run_id=stored["id"], name=stored["name"], status=status,
-                        rows=[stored_epoch(row) for row in rows], parent=loaded.get(stored["parent"]),
-                        first_epoch=stored["first_epoch"], started=stored["started"], ended=stored["ended"],
-                        error=error)
+    return StoredRun.read(stored, rows).as_run(target, hparams, loaded.get(stored["parent"]))
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """What the file keeps of a run besides its values and parent, checked: enough to show it again
+    as a finished ``Run`` (its weights are not kept)."""
+
+    id: str
+    name: str
+    status: str
+    rows: list[dict[str, Any]]  # one per finished epoch
+    first_epoch: int = 0
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def read(cls, stored: dict[str, Any], rows: list[str]) -> "StoredRun":
+        """A ``runs`` row (by column) and its epochs' rows; raises on a damaged one. A run its kernel
+        left running is stopped: its finished epochs are all there is."""
+        status, error = stored["status"], stored["error"]
+        if status == Status.RUNNING:  # its kernel ended while it trained
+            status, error = Status.STOPPED, "the kernel ended while this run trained; its finished epochs are kept"
+        for key in ("started", "ended"):
+            if stored[key] is not None and not isinstance(stored[key], (int, float)):
+                raise ValueError(f"its {key} time is {stored[key]!r}, not a number")
+        if not isinstance(stored["first_epoch"], int) or not isinstance(stored["name"], str):
+            raise ValueError("its name or first epoch is missing")
+        return cls(stored["id"], stored["name"], status, [stored_epoch(row) for row in rows], stored["first_epoch"],
+                   stored["started"], stored["ended"], error)
+
+    def as_run(self, target: Data | FitTrainer, hparams: HParams | dict[str, Any], parent: Run | None) -> Run:
+        """A finished run with this history, status and times, continuing ``parent``; no model."""
+        if self.status not in FINAL_STATUSES:
+            raise ValueError(f"status={self.status!r} is not allowed for a stored run: must be one of "
+                             f"{FINAL_STATUSES}")
+        run = Run(target, hparams, name=self.name, parent=parent)
+        run.id, run.first_epoch, run.started_at, run.ended_at = self.id, self.first_epoch, self.started, self.ended
+        run.error = RuntimeError(self.error) if self.error else None
+        run.load_history(self.rows, self.status)
+        return run
 
 
 def missing_factory(name: str) -> Callable:
@@ -252,7 +284,7 @@ class KeepRun(Callback):
     def on_train_start(self, run) -> None:
         values = run.hparams_dict()
         self.store.write(f"INSERT OR REPLACE INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({', '.join('?' * 10)})",
-                         (run.id, run.name, json.dumps(values), "running", run.parent.id if run.parent else None,
+                         (run.id, run.name, json.dumps(values), Status.RUNNING, run.parent.id if run.parent else None,
                           run.first_epoch, run.started_at or time.time(), None, None,
                           json.dumps(stored_data(run))))
 

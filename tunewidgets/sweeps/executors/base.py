@@ -1,7 +1,7 @@
 """What executors share: the in-kernel channel, the relay of worker messages, remote submission.
 
 Remote executors share one idea: workers push ``(trial number, epoch row)`` messages, a relay thread
-in the kernel hands them to the trial's ``TrialHandle``, and the reporter's stop decision goes back to
+in the kernel hands them to the trial's ``TrialHandle``, and the handle's stop decision goes back to
 the worker through a flag it checks each epoch. Each executor follows the small protocol in
 ``sweeps/protocol.py``: ``slots``, ``open(train_trial)``, ``submit(jobs)``, ``close()``.
 """
@@ -18,33 +18,33 @@ from ..protocol import Channel, TrialHandle, TrialJob
 
 
 class LocalChannel(Channel):
-    """In-kernel channel: rows go straight to the reporter; a stop reaches the run at once."""
+    """In-kernel channel: rows go straight to the trial's handle; a stop reaches the run at once."""
 
     def __init__(self) -> None:
-        self.reporters: dict[int, TrialHandle] = {}
+        self.handles: dict[int, TrialHandle] = {}
 
     def send(self, number: int, row: dict[str, Any]) -> None:
-        self.reporters[number].epoch(row)
+        self.handles[number].epoch(row)
 
     def stop_status(self, number: int) -> str | None:
-        return self.reporters[number].stop_status
+        return self.handles[number].stop_status
 
     def attach(self, number: int, run: Any) -> None:
-        reporter = self.reporters[number]
-        reporter.on_stop(run.stop)
-        reporter.on_pause(lambda paused: run.pause() if paused else run.resume())
+        handle = self.handles[number]
+        handle.on_stop(run.stop)
+        handle.on_pause(lambda paused: run.pause() if paused else run.resume())
 
 
 class MessageRelay:
     """One kernel thread that delivers worker messages, in arrival order.
 
-    Messages are ``("epoch", number, row)`` (to the trial's reporter) or ``("worker", number, pid)``
+    Messages are ``("epoch", number, row)`` (to the trial's handle) or ``("worker", number, pid)``
     (which process took a trial, to ``on_worker``); ``None`` ends the relay.
     """
 
     def __init__(self, get: Callable[[float], Any], name: str,
                  on_worker: Callable[[int, int], None] | None = None) -> None:
-        self.reporters: dict[int, TrialHandle] = {}
+        self.handles: dict[int, TrialHandle] = {}
         self._get = get
         self._on_worker = on_worker
         self._closed = False
@@ -71,9 +71,9 @@ class MessageRelay:
             if self._on_worker is not None:
                 self._on_worker(number, payload)
             return
-        reporter = self.reporters.get(number)
-        if reporter is not None:
-            reporter.epoch(payload)
+        handle = self.handles.get(number)
+        if handle is not None:
+            handle.epoch(payload)
 
     def close(self) -> None:
         self._closed = True
@@ -82,7 +82,7 @@ class MessageRelay:
 
 class RemoteExecutor:
     """What executors whose trials run elsewhere share: rows come back through ``self.relay`` to each
-    job's reporter, stops and pauses go out through ``forward_stop`` and ``forward_pause``, and
+    job's handle, stops and pauses go out through ``forward_stop`` and ``forward_pause``, and
     ``launch`` starts one trial."""
 
     relay: MessageRelay
@@ -99,8 +99,8 @@ class RemoteExecutor:
     def submit(self, jobs: list[TrialJob]) -> list[Future]:
         futures = []
         for job in jobs:
-            self.relay.reporters[job.number] = job.reporter
-            job.reporter.on_stop(self.forward_stop(job.number))
-            job.reporter.on_pause(self.forward_pause(job.number))
+            self.relay.handles[job.number] = job.handle
+            job.handle.on_stop(self.forward_stop(job.number))
+            job.handle.on_pause(self.forward_pause(job.number))
             futures.append(self.launch(job))
         return futures

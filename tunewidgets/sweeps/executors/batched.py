@@ -15,7 +15,7 @@ stacked computation (``engine.batched.GroupLoop``) multiplies sweep throughput.
   step's draw, as sequential runs with one seed share their stream). So with dropout a member's
   curve is statistically, not bitwise, the one the thread executor gives; without dropout they agree
   to float rounding.
-- Each member is an ordinary trial: it reports every epoch to its reporter, so the table, live
+- Each member is an ordinary trial: it reports every epoch to its handle, so the table, live
   curves, pruning and storage behave as with the thread executor. A pruned or stopped member ends
   at the next epoch boundary (``sweep.stop()`` stopping every member ends the epoch at once); a
   diverging member ends diverged (failed in the table) and the rest go on. A member's ``seconds``
@@ -105,7 +105,7 @@ class BatchedExecutor:
         futures = [Future() for _ in jobs]
         with self._cond:
             for job in jobs:
-                self.channel.reporters[job.number] = job.reporter
+                self.channel.handles[job.number] = job.handle
             self._queue.extend(zip(jobs, futures))
             self._last_arrival = time.monotonic()
             self._cond.notify_all()
@@ -159,8 +159,8 @@ class BatchedExecutor:
     def _run(self, batch: list[tuple[TrialJob, Future]]) -> None:
         live = []
         for job, future in batch:
-            if job.reporter.stop_status:  # stopped while it waited: no epoch, as a queued thread trial
-                future.set_result(TrialResult(job.reporter.stop_status))
+            if job.handle.stop_status:  # stopped while it waited: no epoch, as a queued thread trial
+                future.set_result(TrialResult(job.handle.stop_status))
             else:
                 live.append((job, future))
         if len(live) < 2:

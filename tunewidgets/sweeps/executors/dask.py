@@ -23,6 +23,7 @@ from ..trials import run_trial
 from . import warm
 from .base import MessageRelay, RemoteExecutor
 from .spawn_guard import require_main_guard
+from ...statuses import Status
 
 CONNECT_TIMEOUT = 5.0  # seconds to reach a scheduler address before giving up
 
@@ -88,7 +89,7 @@ class DaskChannel(Channel):
     def stop_status(self, number: int) -> str | None:
         # The kernel knows whether it pruned or stopped the trial; the worker only needs "stop".
         if (self.prefix, number) in _STOPPED:
-            return "stopped"
+            return Status.STOPPED
         now = time.monotonic()
         if now - self._asked.get(number, -EVENT_CHECK_SECONDS) < EVENT_CHECK_SECONDS:
             return None
@@ -99,7 +100,7 @@ class DaskChannel(Channel):
         if event is None:
             event = self._events[number] = Event(f"{self.prefix}-{number}")
         try:
-            return "stopped" if event.is_set() else None
+            return Status.STOPPED if event.is_set() else None
         except Exception:  # noqa: BLE001 - the worker's client is not connected (seen as a None scheduler
             # on Python 3.12): the fallback cannot ask now, and the pushed stop still reaches the trial
             self._events.pop(number, None)

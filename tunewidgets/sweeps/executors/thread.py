@@ -24,7 +24,7 @@ class ThreadExecutor:
     def submit(self, jobs: list[TrialJob]) -> list[Future]:
         futures = []
         for job in jobs:
-            self.channel.reporters[job.number] = job.reporter
+            self.channel.handles[job.number] = job.handle
             futures.append(train_in_background(run_trial, self.train_trial, job.number, job.params, self.channel))
         self.futures += futures
         return futures

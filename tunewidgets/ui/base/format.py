@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 from ...hparams import HParams
+from ...statuses import Status
 
 SEP = " · "
 
@@ -41,7 +42,7 @@ def format_status(device: str, status: str, epoch: int, epochs: int | None, samp
     """
     parts = [device or "device ?", f"epoch {epoch}/{epochs}" if epochs is not None else f"epoch {epoch}",
              format_rate(samples_per_sec)]
-    parts.append(f"ETA {format_eta(eta_seconds)}" if status == "running" else status)
+    parts.append(f"ETA {format_eta(eta_seconds)}" if status == Status.RUNNING else status)
     return SEP.join(parts)
 
 

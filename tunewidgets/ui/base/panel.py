@@ -21,10 +21,11 @@ from ...objective import Objective
 from .bokeh_view import BokehView, bokehjs_loader
 from .display_pump import DisplayPump
 from .markup import error_html
+from ...statuses import Status
 
 # The progress bar's colour per run or sweep status.
-BAR_STYLES = {"running": "info", "paused": "warning", "stopped": "warning", "pruned": "warning",
-              "completed": "success", "early_stopped": "success", "diverged": "danger", "failed": "danger"}
+BAR_STYLES = {Status.RUNNING: "info", Status.PAUSED: "warning", Status.STOPPED: "warning", Status.PRUNED: "warning",
+              Status.COMPLETED: "success", Status.EARLY_STOPPED: "success", Status.DIVERGED: "danger", Status.FAILED: "danger"}
 
 
 class Panel(widgets.VBox):

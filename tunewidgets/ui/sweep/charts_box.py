@@ -11,6 +11,7 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from ...statuses import Status
 from ..base.bokeh_view import BokehView
 
 # The share of trials the parallel coordinates show (1.0, not None: a Dropdown reads None as no selection).
@@ -42,7 +43,7 @@ class SweepChartsBox(widgets.VBox):
 
     def _draw(self) -> None:
         self._close_view()
-        if self.sweep is None or not any(r.status == "complete" for r in self.sweep.records()):
+        if self.sweep is None or not any(r.status == Status.COMPLETE for r in self.sweep.records()):
             self.children = []
             return
         from bokeh.layouts import column, row

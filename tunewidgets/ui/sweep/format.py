@@ -9,6 +9,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from ..base.format import SEP, format_duration, format_eta, format_value
+from ...statuses import Status
 
 
 def sweep_eta(progress: Mapping[str, Any]) -> float | None:
@@ -34,10 +35,10 @@ def format_sweep_progress(progress: Mapping[str, Any], status: str) -> str:
     parts = [f"{progress.get('done', 0)}/{progress.get('n_trials', 0)} trials",
              f"{progress.get('running', 0)} running", f"{progress.get('pruned', 0)} pruned",
              f"{progress.get('failed', 0)} failed"]
-    for ended in ("stopped", "interrupted"):
+    for ended in (Status.STOPPED, Status.INTERRUPTED):
         if progress.get(ended):
             parts.append(f"{progress[ended]} {ended}")
-    if status == "running":
+    if status == Status.RUNNING:
         parts.append(progress.get("note") or f"ETA {format_eta(sweep_eta(progress))}")
     else:
         parts.append(status)

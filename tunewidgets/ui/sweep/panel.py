@@ -34,6 +34,7 @@ from .format import format_best, format_sweep_progress, param_texts
 from .settings import SweepSettings
 from .table import SweepTable
 from .target import SweptFunction
+from ...statuses import Status
 
 
 class SweepFeed:
@@ -210,14 +211,14 @@ class SweepPanel(Panel):
 
     def pause(self) -> None:
         """Hold the running sweep: its trials pause where they are and no new one starts."""
-        if self.active and self.sweep.status == "running":
+        if self.active and self.sweep.status == Status.RUNNING:
             self.sweep.pause()
             self.show_info("paused: running trials hold where they are (workers: at their epoch's end)")
             self._sync_buttons()
 
     def resume(self) -> None:
         """Carry on a paused sweep."""
-        if self.sweep is not None and self.sweep.status == "paused":
+        if self.sweep is not None and self.sweep.status == Status.PAUSED:
             self.sweep.resume()
             self.show_info("")
             self._sync_buttons()
@@ -277,7 +278,7 @@ class SweepPanel(Panel):
     _on_launch, _on_stop, _on_apply_best = launch, stop, apply_best
 
     def _on_pause(self) -> None:
-        self.resume() if self.sweep is not None and self.sweep.status == "paused" else self.pause()
+        self.resume() if self.sweep is not None and self.sweep.status == Status.PAUSED else self.pause()
 
     def _on_lr_range(self) -> None:
         """In a training thread, so the page stays live; Launch and the button wait meanwhile."""
@@ -295,7 +296,7 @@ class SweepPanel(Panel):
         b["launch"].disabled = active or self.busy or not self.valid
         b["lr_range"].disabled = active or self.busy or self.fit is not None
         b["stop"].disabled = not active
-        paused = active and self.sweep.status == "paused"
+        paused = active and self.sweep.status == Status.PAUSED
         b["pause"].disabled = not active
         self._show_pause(paused)
         b["apply_best"].disabled = self.train_panel is None or self.sweep is None or self.sweep.best_value is None
@@ -315,7 +316,7 @@ class SweepPanel(Panel):
                 self._plotted[trial] = e.epoch
             elif e.kind == "status":
                 self.table.stale = True
-                if e.values.get("status") != "running":
+                if e.values.get("status") != Status.RUNNING:
                     finished.append((trial, e.values.get("status")))
         numbers = {trial for trial, _ in finished}
         self._plot_recorded(feed.sweep.records(sorted(numbers)) if numbers else [], points)
@@ -332,7 +333,7 @@ class SweepPanel(Panel):
 
     def _show_pareto(self, sw: Sweep, table: Any) -> None:
         """Every complete trial a point of the first two objectives; the front in red, joined."""
-        done = table[table["status"] == "complete"]
+        done = table[table["status"] == Status.COMPLETE]
         x, y = (o.metric for o in sw.objectives[:2])
         names = list(sw.space.names)
         columns = param_columns(names, sw.metric)
@@ -368,7 +369,7 @@ class SweepPanel(Panel):
         sw = self.sweep
         if sw is None:
             return
-        if self.table.due(running=sw.status == "running"):
+        if self.table.due(running=sw.status == Status.RUNNING):
             self._show_table(sw)
         self._show_sweep_progress()
         self._sync_buttons()

@@ -31,6 +31,7 @@ from ..base.history import RunHistoryTable
 from ..base.panel import Panel
 from ..base.points import history_columns, split_events
 from .target import BuiltInTraining, FitTraining
+from ...statuses import Status
 STORED_RUNS_SHOWN = 100  # rows with widgets in the runs table; earlier ones one click away
 
 
@@ -342,7 +343,7 @@ class TrainPanel(Panel):
         if best == best:
             text += f" · best {run.metric} {best:.4f}"
         self._show_progress(text, p["epoch"], p["epochs"], run.status)
-        if run.status == "failed" and run.error is not None:
+        if run.status == Status.FAILED and run.error is not None:
             self.show_error(f"{run.name} failed: {run.error!r}")
 
 

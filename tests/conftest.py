@@ -7,7 +7,7 @@ import faulthandler
 import pytest
 
 import tunewidgets as tw
-from settings import SMALL
+from helpers.settings import SMALL
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,8 @@ from torch import nn
 
 import tunewidgets as tw
 from tunewidgets.sweeps import BatchedExecutor
-from clusters import local_dask_cluster
-from waiting import wait_for
+from helpers.clusters import local_dask_cluster
+from helpers.waiting import wait_for
 
 EXECUTORS = [
     "thread",

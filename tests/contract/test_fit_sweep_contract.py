@@ -17,9 +17,9 @@ import sys
 import pytest
 
 import tunewidgets as tw
-from clusters import local_dask_cluster
-from fits import MULTILABEL, TEXT, VAE_PARAMS, fit_multilabel, fit_text, fit_vae
-from waiting import wait_for
+from helpers.clusters import local_dask_cluster
+from helpers.fits import MULTILABEL, TEXT, VAE_PARAMS, fit_multilabel, fit_text, fit_vae
+from helpers.waiting import wait_for
 
 EXECUTORS = ["thread", pytest.param("process", marks=pytest.mark.slow), pytest.param("dask", marks=pytest.mark.slow)]
 
@@ -67,7 +67,7 @@ def test_a_fit_sweep_trains_ranks_and_its_best_trains_again(executor):
     assert again.status == "completed" and abs(again.best_metric - sw.best_value) < 0.02
 
 
-TASKS = {  # the three tasks of tests/fits.py: (fit, base, metric, a rate that learns)
+TASKS = {  # the three tasks of tests/helpers/fits.py: (fit, base, metric, a rate that learns)
     "text": (fit_text, TEXT, "val_accuracy", 0.1),
     "vae": (fit_vae, VAE_PARAMS, "val_loss", 3e-3),
     "multilabel": (fit_multilabel, MULTILABEL, "val_loss", 1e-2),

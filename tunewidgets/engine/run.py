@@ -27,7 +27,7 @@ from ..objective import HasObjective
 from .builtin.trainer import BuiltInTrainer
 from .control.callbacks import Callback
 from .control.run_control import RunControl
-from .builtin.recipe import cpu_copy
+from .control.state import cpu_copy
 from .builtin.data import Data
 from .control.events import EventChannel, MetricEvent
 from .control.history import epoch_table

@@ -35,8 +35,9 @@ from torch import nn
 
 from ...hparams import OPTIMIZERS, HParams, as_hparams
 from ..control.callbacks import Callback, overrides
-from ..builtin.recipe import (BATCH_EVENT_SECONDS, EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer,
-                    make_schedule, member_losses, member_validation_scores, steps_per_epoch)
+from ..control.events import BATCH_EVENT_SECONDS
+from ..builtin.recipe import (EVAL_CHUNK, EarlyStopping, epoch_row, make_generator, make_optimizer, make_schedule,
+                              member_losses, member_validation_scores, steps_per_epoch)
 from ..builtin.data import Data
 from ..builtin.device import resolve_device
 from ..run import Run

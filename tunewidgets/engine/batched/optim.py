@@ -6,7 +6,7 @@ rules repeat the arithmetic of torch's single-tensor SGD (plain and Nesterov), A
 with each scalar replaced by a per-member column; the schedules repeat torch's ``StepLR``,
 ``ExponentialLR``, ``CosineAnnealingLR`` (its recursive form) and ``OneCycleLR`` (including the
 momentum / beta1 cycling it applies) in float64, so a member sees the values its sequential run sees.
-``tests/test_batched.py`` checks both against torch.
+``tests/engine/test_batched.py`` checks both against torch.
 """
 
 from __future__ import annotations

@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 import torch
 
 from ..control.callbacks import overrides
-from .recipe import (BATCH_EVENT_SECONDS, Diverged, EarlyStopping, cpu_copy, epoch_row, l1_penalty, l1_weights,
-                   loss_function, make_generator, make_optimizer, make_schedule, state_snapshot, steps_per_epoch,
-                   train_batches, split_batches, validation_scores)
+from ..control.events import BATCH_EVENT_SECONDS
+from ..control.state import cpu_copy, state_snapshot
+from .recipe import (Diverged, EarlyStopping, epoch_row, l1_penalty, l1_weights, loss_function, make_generator,
+                     make_optimizer, make_schedule, steps_per_epoch, train_batches, split_batches,
+                     validation_scores)
 from ..control.knobs import apply_changes
 from ...statuses import Status
 

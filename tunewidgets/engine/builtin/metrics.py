@@ -1,6 +1,6 @@
 """Validation metrics computed on the device from confusion matrices (no copy to the CPU per epoch).
 
-These run every epoch, so they avoid scikit-learn's per-call overhead; ``tests/test_metrics.py``
+These run every epoch, so they avoid scikit-learn's per-call overhead; ``tests/engine/test_metrics.py``
 checks them against scikit-learn. Each takes a leading member dimension, so a batched group scores
 all its members in one pass (one host sync, not one per member); a single run is a group of one.
 """

@@ -1,14 +1,13 @@
-"""What every training loop shares: the seeded model, batches, optimizers and schedules, the L1
-penalty, validation scores, the history row and early stopping.
+"""The recipe every built-in training loop follows: the seeded model, batches, optimizers and
+schedules, the L1 penalty, validation scores, the history row and early stopping.
 
-The single-model loop (``trainer.py``), the group loop (``batched/``) and the learning-rate range
+The single-model loop (``loop.py``), the group loop (``batched/``) and the learning-rate range
 test (``lr_finder.py``) all build on these, so a rule changed here changes for every path at once
 (a custom metric, the NaN row of a diverged epoch, which weights L1 applies to).
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
 from typing import Any, Callable, Iterator
@@ -23,7 +22,6 @@ from .data import Data, iterate_batches
 from .metrics import member_classification_metrics, member_regression_metrics
 from .models import build_model
 
-BATCH_EVENT_SECONDS = 0.2  # how often a running train loss is published within an epoch
 EVAL_CHUNK = 4096  # validation samples per forward pass
 NAN = float("nan")
 
@@ -184,20 +182,6 @@ def member_validation_scores(out: torch.Tensor, y: torch.Tensor, data: Data,
     return scores
 
 
-def as_number(name: str, value: Any, said: str = "was reported as", advice: str = "report numbers") -> float:
-    """A user's metric value as a float (a number, a one-element tensor or NumPy scalar); otherwise
-    an error naming the metric and showing what it got: ``metric 'mood' <said> 'good': <advice>``."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value.item())
-    item = getattr(value, "item", None)  # a NumPy scalar
-    if callable(item) and getattr(value, "size", 0) == 1:
-        return float(item())
-    shown = repr(value) if len(repr(value)) < 60 else f"a {type(value).__name__}"
-    raise ValueError(f"metric {name!r} {said} {shown}: {advice} (a float or a one-element tensor)")
-
-
 def epoch_row(epoch: int, train_loss: float, scores: dict[str, float], lr: float, seconds: float,
               samples: int) -> dict[str, Any]:
     """One history row: the order of its columns is the order of ``run.history``."""
@@ -236,29 +220,3 @@ class EarlyStopping:
         """Hand over the best weights (None without improvement) and forget them."""
         state, self.best_state = self.best_state, None
         return state
-
-
-def state_snapshot(model: nn.Module) -> Callable[[], dict]:
-    return lambda: copy.deepcopy(model.state_dict())
-
-
-def copy_states(pairs: list[tuple[Any, Any]]) -> None:
-    """Load each source's ``state_dict`` into its target (a ``None`` pair is skipped): a module's tensors
-    are copied into the target's own; an optimizer's or scheduler's state is deep-copied first, since
-    ``load_state_dict`` keeps tensors already on the right device as they are, shared with the source."""
-    for target, source in pairs:
-        if target is None or source is None:
-            continue
-        state = source.state_dict()
-        target.load_state_dict(state if isinstance(target, torch.nn.Module) else copy.deepcopy(state))
-
-
-def cpu_copy(state: Any) -> Any:
-    """A copy of a ``state_dict`` (nested dicts and lists of tensors) with every tensor on the CPU."""
-    if isinstance(state, torch.Tensor):
-        return state.detach().to("cpu", copy=True)
-    if isinstance(state, dict):
-        return {k: cpu_copy(v) for k, v in state.items()}
-    if isinstance(state, (list, tuple)):
-        return type(state)(cpu_copy(v) for v in state)
-    return copy.deepcopy(state)

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from ...hparams import HParams, as_hparams
 from ...objective import Objective
 from .checks import check_against_data, check_metrics, require_data
-from .recipe import copy_states, cpu_copy, seeded_model
+from ..control.state import copy_states, cpu_copy
+from .recipe import seeded_model
 from .data import Data
 from .device import describe_device, resolve_device
 from ..control.knobs import check_knob_names, check_live_changes

@@ -13,6 +13,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+BATCH_EVENT_SECONDS = 0.2  # how often a running train loss is published within an epoch
+
 EVENT_KINDS = ("batch", "epoch", "status", "knob")
 
 

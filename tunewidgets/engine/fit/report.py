@@ -24,7 +24,8 @@ from torch import nn
 
 from ...objective import is_finite_number
 from ..control.callbacks import overrides
-from ..builtin.recipe import BATCH_EVENT_SECONDS, as_number
+from ..control.events import BATCH_EVENT_SECONDS
+from ..control.history import as_number
 from ..control.knobs import apply_dropout, apply_to_optimizer
 from .params import Params
 from ...statuses import Status

@@ -14,7 +14,7 @@ from torch import nn
 
 from ...hparams import check_field
 from ...objective import Objective
-from ..builtin.recipe import copy_states
+from ..control.state import copy_states
 from ..builtin.data import Data
 from .params import Params
 from .report import Report, StopTraining

@@ -1,0 +1,1 @@
+"""What many tests share: training functions and tasks, waiting, settings, clusters, the browser."""

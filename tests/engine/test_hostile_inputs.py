@@ -3,11 +3,9 @@ mistake is refused in words that name it, and what the table says agrees with wh
 
 import sys
 import threading
-from html import unescape
 
 import optuna
 import pytest
-import torch
 
 import tunewidgets as tw
 from helpers.settings import SMALL

@@ -6,7 +6,6 @@ import sys
 import time
 
 import pytest
-import torch
 
 import tunewidgets as tw
 from tunewidgets.engine.control.knobs import DROPOUT_LAYERS

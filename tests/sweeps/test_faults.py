@@ -13,11 +13,9 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
-import optuna
 import pytest
 import torch
 from optuna.trial import TrialState

@@ -18,7 +18,7 @@ from ..engine.builtin.checks import check_metrics
 from ..engine.builtin.data import Data
 from ..engine.fit.trainer import check_fit, is_training_function, not_data_nor_function, refuse_metrics
 from ..engine.fit.params import plain_values
-from ..hparams import as_hparams
+from ..hparams import HParams, as_hparams
 from ..objective import COST_OBJECTIVES, Objective, Objectives
 from ..space import Space
 from .executors import make_executor

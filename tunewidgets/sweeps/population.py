@@ -77,9 +77,9 @@ def check_dropout_explorable(dim: Any, member: HParams, data: Data) -> None:
     a model built with dropout=0 has none (and its layers' places differ), some models have none at all."""
     low = min(dim.grid()) if isinstance(dim, Choice) else dim.low
     if low <= 0:
-        raise ValueError(f"dropout cannot be explored from 0 with executor='thread': a model built with dropout=0 has "
-                         f"no dropout layers, so its weights do not fit the others'; explore from a rate above 0, "
-                         f"e.g. tw.Uniform(0.05, 0.5)")
+        raise ValueError("dropout cannot be explored from 0 with executor='thread': a model built with dropout=0 has "
+                         "no dropout layers, so its weights do not fit the others'; explore from a rate above 0, "
+                         "e.g. tw.Uniform(0.05, 0.5)")
     check_live_changes(member, {"dropout": member.dropout}, build_model(member, data))
 
 

@@ -21,6 +21,7 @@ from .checks import check_output_width
 from .data import Data, iterate_batches
 from .metrics import member_classification_metrics, member_regression_metrics
 from .models import build_model
+from ..control.history import as_number
 
 EVAL_CHUNK = 4096  # validation samples per forward pass
 NAN = float("nan")

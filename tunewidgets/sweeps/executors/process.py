@@ -141,7 +141,9 @@ class ProcessExecutor(RemoteExecutor):
             self.workers[number] = process if process is not None else pid
 
     def forward_stop(self, number: int) -> Callable[[str], None]:
-        return lambda status: self._set(self.stops, number, status)
+        # The plain word, not a ``Status``: the Manager's own process unpickles what it keeps, and a
+        # ``Status`` would make it import tunewidgets (and torch) first, holding the verdict for seconds.
+        return lambda status: self._set(self.stops, number, str(status))
 
     def forward_pause(self, number: int) -> Callable[[bool], None]:
         return lambda paused: self._set(self.pauses, number, paused)

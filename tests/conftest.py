@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import faulthandler
-
 import pytest
 
 import tunewidgets as tw
+from helpers.clusters import close_warm_workers_or_dump
 from helpers.settings import SMALL
 
 
@@ -46,16 +45,6 @@ def base():
 @pytest.fixture(autouse=True)
 def close_warm_workers(request):
     """Sweeps keep the Dask clusters and worker processes they start warm for the kernel's lifetime; a
-    test ends the ones it started, even when it fails.
-
-    Closing must not hang the suite (a deadlocked pool once did, on Python 3.12). pytest-timeout stops
-    timing a test once it has failed, so this teardown keeps its own limit: past two minutes, every
-    thread's stack is printed and the run ends."""
+    test ends the ones it started, even when it fails (tests/contract/ ends them once per module)."""
     yield
-    capture = request.config.pluginmanager.getplugin("capturemanager")
-    with capture.global_and_fixture_disabled():  # so the stacks reach the terminal, not a capture file
-        faulthandler.dump_traceback_later(120, exit=True)
-        try:
-            tw.sweeps.close_workers()
-        finally:
-            faulthandler.cancel_dump_traceback_later()
+    close_warm_workers_or_dump(request.config)

@@ -28,3 +28,22 @@ def local_dask_cluster():
         else:
             os.environ["OMP_NUM_THREADS"] = saved[0]
         torch.set_num_threads(saved[1])
+
+
+def close_warm_workers_or_dump(config) -> None:
+    """End the warm Dask clusters and worker processes the kernel keeps for later sweeps.
+
+    Closing must not hang the suite (a deadlocked pool once did, on Python 3.12). pytest-timeout stops
+    timing a test once it has failed, so this keeps its own limit: past two minutes, every thread's
+    stack is printed and the run ends."""
+    import faulthandler
+
+    import tunewidgets as tw
+
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():  # so the stacks reach the terminal, not a capture file
+        faulthandler.dump_traceback_later(120, exit=True)
+        try:
+            tw.sweeps.close_workers()
+        finally:
+            faulthandler.cancel_dump_traceback_later()

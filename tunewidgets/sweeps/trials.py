@@ -147,7 +147,7 @@ def trial_result(run: Run, started: float) -> TrialResult:
     rows = run.history_rows()
     error = None
     if run.status == Status.FAILED:
-        error = error_text(run.error) if run.error is not None else Status.FAILED
+        error = error_text(run.error) if run.error is not None else "failed"  # the error text, not a status
     elif run.status == Status.DIVERGED:
         last_ok = bool(rows) and math.isfinite(rows[-1].get("val_loss", math.nan))
         epoch = len(rows) + 1 if last_ok or not rows else len(rows)

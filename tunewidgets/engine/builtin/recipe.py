@@ -107,12 +107,12 @@ def split_batches(data: Data, device: torch.device, split: str = "val",
     """A split in order, ``EVAL_CHUNK`` samples at a time, on ``device``: what validation and
     ``tw.predict`` read. ``cached`` reads the copy the data keeps on the device (a training run's, made
     once); otherwise each chunk is moved on its own and nothing stays behind on the device."""
-    if data.in_memory:
-        if cached:
-            x_train, y_train, x_val, y_val = data.on(device)
-        else:
-            x_train, y_train, x_val, y_val = data.x_train, data.y_train, data.x_val, data.y_val
+    if data.in_memory and cached:  # already on the device: slices, nothing moved (validation, every epoch)
+        x_train, y_train, x_val, y_val = data.on(device)
         x, y = (x_train, y_train) if split == "train" else (x_val, y_val)
+        return iterate_batches(x, y, EVAL_CHUNK, None)
+    if data.in_memory:
+        x, y = (data.x_train, data.y_train) if split == "train" else (data.x_val, data.y_val)
         return ((xb.to(device), yb.to(device)) for xb, yb in iterate_batches(x, y, EVAL_CHUNK, None))
     return ((x.to(device), y.to(device)) for x, y in data.loader(split, EVAL_CHUNK, shuffle=False))
 
